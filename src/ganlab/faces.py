@@ -1,0 +1,63 @@
+"""Face detection with facenet-pytorch's MTCNN: the most confident face of each image."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def load_mtcnn(device: torch.device | str = "cpu"):
+    """facenet-pytorch's MTCNN with its bundled weights, returning faces by confidence."""
+    from facenet_pytorch import MTCNN
+
+    return MTCNN(keep_all=True, select_largest=False, device=device)
+
+
+def best_faces(mtcnn, images: Sequence[Image.Image] | np.ndarray) -> list[tuple[np.ndarray | None, float]]:
+    """Most confident (box, probability) of each image; (None, 0.0) where no face is found.
+
+    `images` is a list of equal-size PIL images or a uint8 NHWC array: MTCNN runs the whole
+    batch through each pyramid scale at once, which is why callers group images by size.
+    """
+    boxes, probs = mtcnn.detect(images)
+    out = []
+    for box, prob in zip(boxes, probs):
+        if box is None:
+            out.append((None, 0.0))
+        else:
+            out.append((np.asarray(box[0], dtype=np.float64), float(prob[0])))
+    return out
+
+
+def face_rate(mtcnn, images: np.ndarray, threshold: float, batch_size: int = 64, min_side: int = 128) -> float:
+    """Share of uint8 NHWC images in which MTCNN finds a face with probability >= threshold.
+
+    Small images are enlarged to `min_side` first: MTCNN's pyramid starts at 12-pixel windows
+    and misses faces that fill a tiny frame.
+    """
+    hits = 0
+    for i in range(0, len(images), batch_size):
+        batch = images[i : i + batch_size]
+        if batch.shape[1] < min_side:
+            batch = np.stack([np.asarray(Image.fromarray(im).resize((min_side, min_side), Image.BICUBIC)) for im in batch])
+        hits += sum(prob >= threshold for _, prob in best_faces(mtcnn, batch))
+    return hits / len(images)
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two (x1, y1, x2, y2) boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def square_crop_box(box: Sequence[float], margin: float) -> tuple[int, int, int, int]:
+    """A square around the box's centre, its side the box's longer side plus `margin` of it on each side."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    half = max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin) / 2
+    return (round(cx - half), round(cy - half), round(cx + half), round(cy + half))

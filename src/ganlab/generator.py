@@ -1,0 +1,63 @@
+"""Loading a trained generator and turning latent vectors into uint8 images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ganlab.errors import GanlabError
+
+MODEL_JSON = "model.json"  # the resolved params of a trained model, beside its weights
+WEIGHTS = "generator.pt"  # the generator's state_dict
+
+
+def pick_device(choice: str = "auto") -> torch.device:
+    """auto: CUDA, then Apple's MPS, then the CPU."""
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(choice)
+
+
+def load_generator(model_dir: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
+    """Rebuild a trained generator from its folder (model.json + generator.pt), in eval mode."""
+    from ganlab.models import REGISTRY
+    from ganlab.params import parse
+
+    model_dir = Path(model_dir)
+    try:
+        meta = json.loads((model_dir / MODEL_JSON).read_text())
+    except FileNotFoundError:
+        raise GanlabError(f"not a trained model folder (no {MODEL_JSON}): {model_dir}") from None
+    variant = REGISTRY[meta["model"]]
+    params = parse(variant.Params, meta["params"], meta["model"])
+    G, _ = variant.build(params, meta["resolution"], meta["channels"])
+    state = torch.load(model_dir / WEIGHTS, map_location=device, weights_only=True)
+    G.load_state_dict(state)
+    return G.to(device).eval(), meta
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) in [-1, 1] -> (B, H, W, C) uint8, rounded exactly as saving to PNG would."""
+    x = (images.detach().float().clamp(-1, 1) + 1) * 127.5
+    return x.round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+@torch.no_grad()
+def generate(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 64) -> Iterator[np.ndarray]:
+    """Yield uint8 NHWC batches of G(z), `batch_size` latent vectors at a time."""
+    device = next(G.parameters()).device
+    for i in range(0, len(z), batch_size):
+        yield to_uint8(G(z[i : i + batch_size].to(device)))
+
+
+def latents(n: int, nz: int, seed: int) -> torch.Tensor:
+    """n standard-normal latent vectors, the same for a given seed on every machine."""
+    return torch.randn(n, nz, generator=torch.Generator().manual_seed(seed))

@@ -1,0 +1,106 @@
+"""DCGAN (Radford et al. 2015): the classic 64x64 architecture, any power-of-two size, width `ngf`."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ganlab.losses import d_loss_bce, g_loss_bce
+from ganlab.models.base import ModelParams, Variant
+from ganlab.params import ParamsError
+
+
+@dataclass(frozen=True)
+class DCGANParams(ModelParams):
+    width: int = 64  # channels of the last generator / first discriminator layer (ngf = ndf; 64 in the paper)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.width <= 0:
+            raise ParamsError(f"width must be > 0, got {self.width}")
+
+
+def _levels(resolution: int) -> int:
+    """Number of 2x up-samplings from 4x4 to `resolution`."""
+    n = math.log2(resolution) - 2
+    if n < 1 or n != int(n):
+        raise ValueError(f"DCGAN needs a power-of-two resolution >= 8, got {resolution}")
+    return int(n)
+
+
+def init_weights(m: nn.Module) -> None:
+    """N(0, 0.02) for convolutions and N(1, 0.02) for batch-norm scales, as in the paper."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    def __init__(self, nz: int, width: int, resolution: int, channels: int = 3):
+        super().__init__()
+        n = _levels(resolution)
+        ch = width * 2 ** (n - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(nz, ch, 4, 1, 0, bias=False),  # (B, ch, 4, 4)
+            nn.BatchNorm2d(ch),
+            nn.ReLU(True),
+        ]
+        for _ in range(n - 1):  # each: (B, ch, s, s) -> (B, ch/2, 2s, 2s)
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]  # (B, 3, R, R) in [-1, 1]
+        self.net = nn.Sequential(*layers)
+        self.nz = nz
+        self.apply(init_weights)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.nz, 1, 1))
+
+
+class Discriminator(nn.Module):
+    def __init__(self, width: int, resolution: int, channels: int = 3):
+        super().__init__()
+        n = _levels(resolution)
+        ch = width
+        # no batch norm on the input layer (Radford et al.)
+        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]  # (B, w, R/2, R/2)
+        for _ in range(n - 1):  # each: (B, ch, s, s) -> (B, 2ch, s/2, s/2)
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]  # (B, 1, 1, 1): a logit
+        self.net = nn.Sequential(*layers)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).view(-1)
+
+
+class DCGAN(Variant):
+    Params = DCGANParams
+
+    def build(self, p: DCGANParams, resolution: int, channels: int = 3):
+        return Generator(p.nz, p.width, resolution, channels), Discriminator(p.width, resolution, channels)
+
+    def train_step(self, p, G, D, opt_g, opt_d, real, noise):
+        fake = G(noise(real.shape[0]))
+        real_logits, fake_logits = D(real), D(fake.detach())
+        loss_d = d_loss_bce(real_logits, fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        loss_g = g_loss_bce(D(fake))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(real_logits).mean().item(),  # D(x): near 1 early, ~0.5 at balance
+            "d_fake": torch.sigmoid(fake_logits).mean().item(),  # D(G(z)) before the G update
+        }

@@ -1,0 +1,214 @@
+"""Typed, validated parameters: one frozen dataclass per section of params.yaml.
+
+Every stage validates the whole file (so a typo anywhere fails fast, naming the key) and then
+uses only its own section. Defaults live here and nowhere else; params.yaml overrides them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+
+from ganlab.errors import GanlabError
+
+
+class ParamsError(GanlabError):
+    """A bad key or value in params.yaml; the message names the key."""
+
+
+def _positive(where: str, value: float) -> None:
+    if value <= 0:
+        raise ParamsError(f"{where} must be > 0, got {value}")
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: Literal["synthetic"] = "synthetic"  # where the images come from; "synthetic" needs no download
+    count: int = 2000  # images the synthetic renderer draws
+    seed: int = 0  # seed of the synthetic renderer: the same seed and count give the same files
+
+    def __post_init__(self) -> None:
+        _positive("data.count", self.count)
+
+
+@dataclass(frozen=True)
+class CropParams:
+    margin: float = 0.15  # share of the face box side added on each side of the square crop
+    min_prob: float = 0.9  # faces MTCNN is less sure of than this are listed as "no face"
+    batch_size: int = 32  # images per MTCNN call (equal-size images are batched on one pyramid)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.margin <= 1:
+            raise ParamsError(f"crop.margin must be in [0, 1], got {self.margin}")
+        if not 0 < self.min_prob <= 1:
+            raise ParamsError(f"crop.min_prob must be in (0, 1], got {self.min_prob}")
+        _positive("crop.batch_size", self.batch_size)
+
+
+@dataclass(frozen=True)
+class PrepareParams:
+    resolution: int = 64  # side of the square training images, in pixels
+
+    def __post_init__(self) -> None:
+        if self.resolution not in (16, 32, 64, 128, 256):
+            raise ParamsError(f"prepare.resolution must be one of 16, 32, 64, 128, 256, got {self.resolution}")
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    models: list[str] = field(default_factory=lambda: ["dcgan"])  # one DVC train stage per name; each has its own section
+    seed: int = 0  # seeds weights, data order and the fixed latent grid
+    sample_every: int = 250  # steps between sample grids of the fixed latent vectors
+    checkpoint_every: int = 500  # steps between resumable checkpoints
+    log_every: int = 10  # steps between loss records (CSV, MLflow)
+    grid_size: int = 8  # the sample grid is grid_size x grid_size images
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: cuda, then mps, then cpu
+
+    def __post_init__(self) -> None:
+        from ganlab.models import REGISTRY  # late: models import torch, params must stay light
+
+        for name in self.models:
+            if name not in REGISTRY:
+                raise ParamsError(f"train.models: unknown model '{name}' (known: {', '.join(REGISTRY)})")
+        for name in ("sample_every", "checkpoint_every", "log_every", "grid_size"):
+            _positive(f"train.{name}", getattr(self, name))
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    fid_weights: str | None = None  # local copy of pytorch-fid's Inception weights; null: pytorch-fid's own loader
+    fid_samples: int = 1000  # generated images for FID (seed 002 used 10k; 50k is the standard)
+    fid_real_samples: int = 0  # real images for the reference statistics; 0: the whole prepared set
+    face_samples: int = 200  # generated (and real) images scored for the face rate
+    face_threshold: float = 0.9  # MTCNN probability above which an image counts as a face
+    batch_size: int = 50  # images per generator / Inception forward pass
+    seed: int = 123  # seeds the latent vectors of the evaluated samples
+
+    def __post_init__(self) -> None:
+        for name in ("fid_samples", "face_samples", "batch_size"):
+            _positive(f"evaluate.{name}", getattr(self, name))
+        if self.fid_real_samples < 0:
+            raise ParamsError(f"evaluate.fid_real_samples must be >= 0, got {self.fid_real_samples}")
+        if self.fid_samples < 2:
+            raise ParamsError("evaluate.fid_samples must be >= 2 (a covariance needs two samples)")
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    points: int = 6  # latent points the GIF passes through before looping back to the first
+    frames_per_transition: int = 12  # frames between two consecutive points
+    fps: int = 12  # GIF frames per second
+    strip_steps: int = 10  # images in the interpolation strip (seed 002 showed 10)
+    upscale: int = 2  # nearest-neighbour enlargement for viewing
+    seed: int = 7  # seeds the latent points
+
+    def __post_init__(self) -> None:
+        if self.points < 2:
+            raise ParamsError(f"render.points must be >= 2, got {self.points}")
+        if self.strip_steps < 2:
+            raise ParamsError(f"render.strip_steps must be >= 2, got {self.strip_steps}")
+        for name in ("frames_per_transition", "fps", "upscale"):
+            _positive(f"render.{name}", getattr(self, name))
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataParams,
+    "crop": CropParams,
+    "prepare": PrepareParams,
+    "train": TrainParams,
+    "evaluate": EvaluateParams,
+    "render": RenderParams,
+}
+
+
+def parse(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass `cls` from a mapping, rejecting unknown keys and mistyped values."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ParamsError(f"{where} must be a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in raw.items():
+        if key not in names:
+            raise ParamsError(_unknown(f"{where}.{key}", key, names))
+        kwargs[key] = _coerce(value, hints[key], f"{where}.{key}")
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a missing field without default
+        raise ParamsError(f"{where}: {e}") from None
+
+
+def _unknown(full: str, key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else f" (known: {', '.join(known)})"
+    return f"unknown key '{full}' in params{hint}"
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if origin is Literal:
+        if value not in args:
+            raise ParamsError(f"{where} must be one of {', '.join(map(repr, args))}, got {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ParamsError(f"{where} must be a list, got {value!r}")
+        return [_coerce(v, args[0], f"{where}[{i}]") for i, v in enumerate(value)]
+    if dataclasses.is_dataclass(hint):
+        return parse(hint, value, where)
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and (type(value) is not hint):
+        raise ParamsError(f"{where} must be {hint.__name__}, got {value!r}")
+    return value
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Read params.yaml as a mapping, with a one-line error when it is missing or malformed."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise ParamsError(f"params file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ParamsError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path} must hold a mapping of sections")
+    return raw
+
+
+def load(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Validate every section of params.yaml; return section name -> dataclass.
+
+    Model sections (one per registered model) are parsed with that model's own params class.
+    """
+    from ganlab.models import REGISTRY
+
+    raw = read_yaml(path)
+    known = {**SECTIONS, **{name: variant.Params for name, variant in REGISTRY.items()}}
+    out = {}
+    for key in raw:
+        if key not in known:
+            raise ParamsError(_unknown(str(key), str(key), list(known)))
+    for name, cls in known.items():
+        out[name] = parse(cls, raw.get(name), name)
+    return out
+
+
+def to_dict(params: Any) -> dict:
+    """A dataclass as plain data (for JSON beside checkpoints and for MLflow)."""
+    return dataclasses.asdict(params)
