@@ -1,0 +1,28 @@
+# Two commands do all the set-up on a fresh machine:
+#   make repro   create .venv if missing, install the pinned dependencies, run `dvc repro`
+#   make test    the same set-up, then the test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ganlab-installed
+
+.PHONY: repro test setup bench clean-venv
+
+setup: $(STAMP)
+
+# Reinstall when the pins change. facenet-pytorch pins torch<2.3 and numpy<2 in its metadata,
+# yet its MTCNN runs on the pins of pyproject.toml: install it without its dependencies.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps facenet-pytorch==2.6.0
+	touch $(STAMP)
+
+repro: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
+
+test: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+clean-venv:
+	rm -rf $(VENV)
