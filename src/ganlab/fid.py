@@ -1,0 +1,198 @@
+"""Fréchet Inception Distance, computed with pytorch-fid's network and formula.
+
+pytorch-fid does the real work (its InceptionV3, its weights loader, its
+``calculate_frechet_distance``); this module only adds what the pipeline needs
+around it: images from memory instead of folders, a local weights file, saved
+statistics with a note of where they came from, and one-line errors.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+from pytorch_fid import inception as _pf_inception
+from pytorch_fid.fid_score import calculate_frechet_distance
+from tqdm import tqdm
+
+from ganlab.errors import GanlabError
+from ganlab.io import save_npz
+
+# The name pytorch-fid's loader looks for in <torch hub dir>/checkpoints/.
+FID_WEIGHTS_NAME = os.path.basename(urlparse(_pf_inception.FID_WEIGHTS_URL).path)
+
+_POOL3 = _pf_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]
+
+
+class FIDUnavailable(GanlabError):
+    """The Inception weights could not be loaded; str(e) is the one-line reason."""
+
+
+def _one_line(exc: BaseException) -> str:
+    """The first non-empty line of an exception's message, prefixed by its type."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _staged_hub_dir(weights: Path) -> Iterator[None]:
+    """Point torch.hub at a temporary dir whose checkpoints/ holds ``weights`` under FID_WEIGHTS_NAME.
+
+    pytorch-fid only loads through torch.hub.load_state_dict_from_url, which
+    uses a cached file of the right name instead of downloading.
+    """
+    with tempfile.TemporaryDirectory(prefix="ganlab-fid-hub-") as hub:
+        staged = Path(hub, "checkpoints", FID_WEIGHTS_NAME)
+        staged.parent.mkdir()
+        try:
+            staged.symlink_to(weights.resolve())
+        except OSError:  # no symlinks on this filesystem
+            shutil.copyfile(weights, staged)
+        # torch.hub.set_dir cannot restore "not set" (which means: follow
+        # $TORCH_HOME), so save and restore the module variable it sets.
+        previous = torch.hub._hub_dir
+        torch.hub.set_dir(hub)
+        try:
+            yield
+        finally:
+            torch.hub._hub_dir = previous
+
+
+def load_inception(weights: str | Path | None, device: torch.device) -> torch.nn.Module:
+    """pytorch-fid's FID InceptionV3 (pool3, 2048-d) on ``device``, in eval mode.
+
+    ``weights=None`` uses pytorch-fid's own loader: the file already in
+    ``$TORCH_HOME/hub/checkpoints/FID_WEIGHTS_NAME``, else a download.
+    ``weights=<path>`` loads that local copy of the FID weights file instead.
+    Note that torch.hub unpickles the file without ``weights_only``: load only
+    files you trust. Any failure raises FIDUnavailable with a one-line reason.
+    """
+    if weights is None:
+        source = f"{_pf_inception.FID_WEIGHTS_URL} (cached as {Path(torch.hub.get_dir(), 'checkpoints', FID_WEIGHTS_NAME)})"
+        staging = contextlib.nullcontext()
+    else:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FIDUnavailable(f"FID Inception weights file not found: {path}")
+        source = str(path)
+        staging = _staged_hub_dir(path)
+    try:
+        with staging:
+            model = _pf_inception.InceptionV3([_POOL3], use_fid_inception=True)
+    except Exception as exc:  # network, file and state-dict errors all mean "no FID"
+        raise FIDUnavailable(f"cannot load the FID Inception weights from {source}: {_one_line(exc)}") from exc
+    return model.to(device).eval()
+
+
+def _to_tensor(batch: np.ndarray) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW in [0, 1], bit for bit as torchvision's ToTensor does on a PNG."""
+    if batch.dtype != np.uint8 or batch.ndim != 4 or batch.shape[-1] != 3:
+        raise GanlabError(f"FID expects uint8 RGB batches of shape (N, H, W, 3), got {batch.dtype} {batch.shape}")
+    # ToTensor makes CHW contiguous before converting, then divides by 255 in
+    # float32; contiguity matters too, since the conv kernels chosen (and so the
+    # last bits of the result) depend on the memory layout.
+    return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous().to(torch.float32).div(255)
+
+
+def inception_activations(
+    model: torch.nn.Module,
+    images: Iterable[np.ndarray],
+    device: torch.device,
+    total: int | None = None,
+    progress: bool = True,
+) -> np.ndarray:
+    """(N, 2048) float64 pool3 activations of uint8 NHWC RGB batches (any size or resolution).
+
+    Matches ``python -m pytorch_fid`` run over the same images saved as PNG,
+    given the same batches. ``total`` (number of images) sizes the progress bar.
+    """
+    chunks = []
+    with torch.no_grad(), tqdm(total=total, unit="img", desc="inception", disable=not progress) as bar:
+        for batch in images:
+            x = _to_tensor(np.asarray(batch)).to(device)
+            pool3 = model(x)[0]  # (B, 2048, 1, 1)
+            chunks.append(pool3.squeeze(3).squeeze(2).cpu().numpy().astype(np.float64))
+            bar.update(len(x))
+    return np.concatenate(chunks) if chunks else np.empty((0, 2048))
+
+
+def statistics(acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (rows are samples) of activations, as pytorch-fid computes them."""
+    if acts.ndim != 2 or len(acts) < 2:
+        raise GanlabError(f"FID statistics need at least 2 images, got activations of shape {acts.shape}")
+    return np.mean(acts, axis=0), np.cov(acts, rowvar=False)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Fréchet distance between N(mu1, sigma1) and N(mu2, sigma2): pytorch-fid's calculate_frechet_distance.
+
+    Needs at least 2 dimensions: with scipy 1.16-1.17, sqrtm of a 1x1 matrix
+    ignores ``disp=False`` and pytorch-fid fails to unpack its result.
+    """
+    with warnings.catch_warnings():
+        # pytorch-fid passes sqrtm's `disp`, deprecated since scipy 1.16: nothing we can act on.
+        warnings.filterwarnings("ignore", message="The `disp` argument is deprecated", category=DeprecationWarning)
+        return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
+
+
+def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray, info: dict) -> None:
+    """Write mu, sigma and ``info`` (as a JSON string) to an .npz file, atomically.
+
+    ``info`` says what the statistics describe (which set, how many images,
+    which weights). The file is complete or absent, never half written.
+    """
+    save_npz(path, mu=mu, sigma=sigma, info=np.array(json.dumps(info)))
+
+
+def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """mu, sigma and info from a file written by save_stats (or pytorch-fid's --save-stats: info is {})."""
+    try:
+        with np.load(path) as f:
+            info = json.loads(str(f["info"])) if "info" in f else {}
+            return f["mu"], f["sigma"], info
+    except (OSError, ValueError, KeyError) as exc:
+        raise GanlabError(f"cannot read FID statistics {path}: {_one_line(exc)}") from exc
+
+
+def write_random_weights(path: str | Path, seed: int = 0) -> None:
+    """Save a randomly initialised state dict with exactly the keys and shapes of the FID Inception.
+
+    For offline tests and smoke runs only: FID numbers computed with it mean
+    nothing against published ones.
+    """
+    # The building half of pytorch-fid's fid_inception_v3(), whose other half
+    # would download the real weights. Building runs PyTorch's default init,
+    # which draws from the global RNG: fork it so callers' seeding is untouched.
+    with torch.random.fork_rng(devices=[]):
+        net = _pf_inception._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+        net.Mixed_5b = _pf_inception.FIDInceptionA(192, pool_features=32)
+        net.Mixed_5c = _pf_inception.FIDInceptionA(256, pool_features=64)
+        net.Mixed_5d = _pf_inception.FIDInceptionA(288, pool_features=64)
+        net.Mixed_6b = _pf_inception.FIDInceptionC(768, channels_7x7=128)
+        net.Mixed_6c = _pf_inception.FIDInceptionC(768, channels_7x7=160)
+        net.Mixed_6d = _pf_inception.FIDInceptionC(768, channels_7x7=160)
+        net.Mixed_6e = _pf_inception.FIDInceptionC(768, channels_7x7=192)
+        net.Mixed_7b = _pf_inception.FIDInceptionE_1(1280)
+        net.Mixed_7c = _pf_inception.FIDInceptionE_2(2048)
+
+    # He init keeps activations O(1) through the ~90 conv+BN(identity)+ReLU
+    # layers; PyTorch's default conv init would shrink them towards zero and
+    # make every FID tiny. Batch norms keep their identity defaults.
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(module.weight, nonlinearity="relu", generator=gen)
+            elif isinstance(module, torch.nn.Linear):
+                torch.nn.init.normal_(module.weight, std=module.in_features**-0.5, generator=gen)
+                torch.nn.init.zeros_(module.bias)
+    torch.save(net.state_dict(), path)

@@ -1,0 +1,105 @@
+"""End to end: a real git + DVC repo in a temp dir, tiny params, `dvc repro` twice."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import yaml
+
+from ganlab.io import load_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+TINY = {
+    "data": {"count": 40, "seed": 0},
+    "crop": {"batch_size": 20},
+    "prepare": {"resolution": 32},
+    "train": {"models": ["dcgan"], "sample_every": 3, "checkpoint_every": 3, "log_every": 2, "grid_size": 2},
+    "dcgan": {"steps": 6, "batch_size": 8, "width": 8},
+    "evaluate": {"fid_samples": 16, "face_samples": 6, "batch_size": 8},
+    "render": {"points": 3, "frames_per_transition": 4, "strip_steps": 5, "upscale": 2},
+}
+
+
+def dvc(repo: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}  # the default store must be used
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"  # stage commands call `python`: this venv's
+    r = subprocess.run([str(BIN / "dvc"), *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, f"dvc {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}"
+    return r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory, fid_weights) -> Path:
+    repo = tmp_path_factory.mktemp("pipeline")
+    for name in ("stages", "src"):
+        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(ROOT / "dvc.yaml", repo)
+    # start from the repo's params.yaml: dvc.yaml names keys that must be present in the file
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for section, values in TINY.items():
+        params[section].update(values)
+    params["evaluate"]["fid_weights"] = str(fid_weights)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    dvc(repo, "init", "-q")
+    dvc(repo, "config", "core.analytics", "false")
+    dvc(repo, "repro")
+    return repo
+
+
+def test_prepared_npz(repo):
+    data = load_dataset(repo / "data/prepared/faces.npz")
+    images = data["images"]
+    assert images.dtype == np.uint8 and images.ndim == 4 and images.shape[1:] == (32, 32, 3)
+    assert 30 <= len(images) <= 40  # most of the 40 synthetic faces are found
+    assert data["attributes"].shape == (len(images), len(data["attribute_names"]))
+    assert set(np.unique(data["attributes"])) <= {-1, 1}
+    assert "Smiling" in data["attribute_names"]
+
+
+def test_metrics(repo):
+    crop = yaml.safe_load((repo / "metrics/crop.json").read_text())
+    assert {"images", "faces", "detection_rate", "mean_iou", "images_per_second"} <= set(crop)
+    train = yaml.safe_load((repo / "metrics/dcgan/train.json").read_text())
+    assert train["steps"] == 6
+    ev = yaml.safe_load((repo / "metrics/dcgan/evaluate.json").read_text())
+    assert isinstance(ev["fid"], float) and ev["fid"] > 0  # random Inception weights: a number, not a benchmark
+    assert 0 <= ev["face_rate"] <= 1 and 0 <= ev["face_rate_real"] <= 1
+    history = (repo / "metrics/dcgan/losses.csv").read_text().splitlines()
+    assert history[0].startswith("step,loss_d,loss_g") and len(history) == 1 + 3
+
+
+def test_outputs(repo):
+    model = repo / "data/models/dcgan"
+    assert (model / "generator.pt").exists() and (model / "model.json").exists()
+    assert sorted(p.name for p in (model / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
+    for method in ("lerp", "slerp"):
+        frames = iio.imread(repo / f"data/renders/dcgan/interp_{method}.gif", index=None)
+        assert frames.shape[:3] == (3 * 4, 64, 64)  # points x frames_per_transition, upscaled 2x
+    strip = iio.imread(repo / "data/renders/dcgan/strip.png")
+    assert strip.shape[:2] == (64, 5 * 64)
+
+
+def test_mlflow_run(repo):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    assert len(runs) == 1
+    run = runs[0]
+    assert {"loss_d", "loss_g", "fid", "face_rate", "face_rate_real"} <= set(run.data.metrics)
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss_d")] == [2, 4, 6]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "render")}
+    assert "render/interp_slerp.gif" in artifacts
+
+
+def test_second_repro_runs_nothing(repo):
+    out = dvc(repo, "repro")
+    assert "Running stage" not in out, out
