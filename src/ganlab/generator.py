@@ -38,7 +38,7 @@ def load_generator(model_dir: str | Path, device: torch.device | str = "cpu") ->
         raise GanlabError(f"not a trained model folder (no {MODEL_JSON}): {model_dir}") from None
     variant = REGISTRY[meta["model"]]
     params = parse(variant.Params, meta["params"], meta["model"])
-    G, _ = variant.build(params, meta["resolution"], meta["channels"])
+    G, _ = variant.build(params, meta["resolution"], meta["channels"], meta.get("num_classes", 0))
     state = torch.load(model_dir / WEIGHTS, map_location=device, weights_only=True)
     G.load_state_dict(state)
     return G.to(device).eval(), meta
@@ -51,11 +51,12 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def generate(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 64) -> Iterator[np.ndarray]:
-    """Yield uint8 NHWC batches of G(z), `batch_size` latent vectors at a time."""
+def generate(G: torch.nn.Module, z: torch.Tensor, batch_size: int = 64, labels: torch.Tensor | None = None) -> Iterator[np.ndarray]:
+    """Yield uint8 NHWC batches of G(z, labels), `batch_size` latent vectors at a time."""
     device = next(G.parameters()).device
     for i in range(0, len(z), batch_size):
-        yield to_uint8(G(z[i : i + batch_size].to(device)))
+        y = labels[i : i + batch_size].to(device) if labels is not None else None
+        yield to_uint8(G(z[i : i + batch_size].to(device), y))
 
 
 def latents(n: int, nz: int, seed: int) -> torch.Tensor:

@@ -70,6 +70,7 @@ class TrainParams:
     log_every: int = 10  # steps between loss records (CSV, MLflow)
     grid_size: int = 8  # the sample grid is grid_size x grid_size images
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: cuda, then mps, then cpu
+    ema: float = 0.999  # decay of the moving average of G's weights used for every output; 0: off
 
     def __post_init__(self) -> None:
         from ganlab.models import REGISTRY  # late: models import torch, params must stay light
@@ -79,6 +80,8 @@ class TrainParams:
                 raise ParamsError(f"train.models: unknown model '{name}' (known: {', '.join(REGISTRY)})")
         for name in ("sample_every", "checkpoint_every", "log_every", "grid_size"):
             _positive(f"train.{name}", getattr(self, name))
+        if not 0 <= self.ema < 1:
+            raise ParamsError(f"train.ema must be in [0, 1), got {self.ema}")
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
 from ganlab import tracking
+from ganlab.errors import GanlabError
 from ganlab.generator import MODEL_JSON, WEIGHTS, latents, pick_device, to_uint8
 from ganlab.io import atomic_path, load_dataset, write_json
 from ganlab.models import REGISTRY, ModelParams
@@ -22,12 +24,12 @@ from ganlab.params import TrainParams, to_dict
 HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
 
 
-def save_grid(G: torch.nn.Module, z: torch.Tensor, nrow: int, path: Path) -> None:
-    """Save G(z) as one PNG grid, with G switched to eval mode for the duration."""
+def save_grid(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, nrow: int, path: Path) -> None:
+    """Save G(z, labels) as one PNG grid, with G switched to eval mode for the duration."""
     was_training = G.training
     G.eval()
     with torch.no_grad():
-        images = G(z)
+        images = G(z, labels)
     G.train(was_training)
     grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)  # (3, H', W') in [-1, 1]
     with atomic_path(path) as tmp:
@@ -62,25 +64,37 @@ def train(
     device = pick_device(tp.device)
     torch.manual_seed(tp.seed)
 
-    data = load_dataset(data_path)
+    try:
+        data = load_dataset(data_path)
+    except FileNotFoundError:
+        raise GanlabError(f"prepared dataset not found: {data_path}") from None
     images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).float().div(127.5).sub(1)  # (N, 3, R, R) in [-1, 1]
     n, channels, resolution = images.shape[0], images.shape[1], images.shape[2]
+    labels = torch.from_numpy(data["labels"]).long() if variant.conditional and "labels" in data else None
+    if variant.conditional and labels is None:
+        raise GanlabError(f"{model} is conditional but {data_path} holds no category labels")
+    num_classes = int(labels.max()) + 1 if labels is not None else 0
     if n < mp.batch_size:
-        from ganlab.errors import GanlabError
-
         raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size}")
 
-    G, D = variant.build(mp, resolution, channels)
+    G, D = variant.build(mp, resolution, channels, num_classes)
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = variant.optimizers(mp, G, D)
+    # The averaged generator gives smoother samples than the raw one at any step (Karras et al.
+    # 2018; Yazici et al. 2019); batch-norm statistics are averaged with the weights.
+    G_ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(tp.ema), use_buffers=True) if tp.ema else None
+    G_out = G_ema.module if G_ema else G  # the generator behind every output
     gen = torch.Generator().manual_seed(tp.seed)  # one stream for latent vectors and data order
     noise = lambda k: torch.randn(k, mp.nz, generator=gen).to(device)  # noqa: E731
     fixed_z = latents(tp.grid_size**2, mp.nz, tp.seed + 1).to(device)
+    # conditional grids: one row per class, cycling when there are more rows than classes
+    fixed_labels = (torch.arange(tp.grid_size**2) // tp.grid_size % num_classes).to(device) if num_classes else None
 
     meta = {
         "model": model,
         "resolution": resolution,
         "channels": channels,
+        "num_classes": num_classes,
         "nz": mp.nz,
         "params": to_dict(mp),
         "train": to_dict(tp),
@@ -102,11 +116,15 @@ def train(
         start = time.time()
         bar = tqdm(range(1, mp.steps + 1), desc=f"train {model}", unit="step", disable=not progress)
         for step in bar:
-            if cursor + mp.batch_size > n:  # a new epoch: reshuffle, drop the ragged tail
+            bs = variant.batch_size(mp, step)
+            if cursor + bs > n:  # a new epoch: reshuffle, drop the ragged tail
                 order, cursor = torch.randperm(n, generator=gen), 0
-            real = images[order[cursor : cursor + mp.batch_size]].to(device)
-            cursor += mp.batch_size
-            losses = variant.train_step(mp, G, D, opt_g, opt_d, real, noise)
+            index = order[cursor : cursor + bs]
+            cursor += bs
+            batch_labels = labels[index].to(device) if labels is not None else None
+            losses = variant.train_step(mp, G, D, opt_g, opt_d, images[index].to(device), noise, batch_labels, step)
+            if G_ema:
+                G_ema.update_parameters(G)
 
             if step % tp.log_every == 0 or step == mp.steps:
                 history.append({"step": step, **losses})
@@ -114,17 +132,17 @@ def train(
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
             if step % tp.sample_every == 0 or step == mp.steps:
                 grid = out_dir / "samples" / f"step_{step:06d}.png"
-                save_grid(G, fixed_z, tp.grid_size, grid)
+                save_grid(G_out, fixed_z, fixed_labels, tp.grid_size, grid)
                 mlflow.log_artifact(str(grid), "samples")
             if step % tp.checkpoint_every == 0 or step == mp.steps:
-                checkpoint = {"G": G.state_dict(), "D": D.state_dict(), "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step}
+                checkpoint = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict() if G_ema else None, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step}
                 with atomic_path(out_dir / "checkpoints" / "last.pt") as tmp:
                     torch.save(checkpoint, tmp)
                 _write_history(history_path, history)
         seconds = time.time() - start
 
         with atomic_path(out_dir / WEIGHTS) as tmp:
-            torch.save(G.state_dict(), tmp)
+            torch.save(G_out.state_dict(), tmp)
         write_json(out_dir / MODEL_JSON, meta)
         metrics = {
             "steps": mp.steps,

@@ -7,6 +7,7 @@ checkpoints, logging and sampling, and knows nothing about any particular model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -23,6 +24,7 @@ class ModelParams:
     lr_d: float = 2e-4  # discriminator learning rate
     beta1: float = 0.5  # Adam beta1; 0.5 rather than 0.9 keeps DCGAN training stable (Radford et al.)
     beta2: float = 0.999  # Adam beta2
+    optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # seed 002 used Adamax (lr 0.0007), seed 003 RMSProp
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "nz", "lr_g", "lr_d"):
@@ -38,19 +40,37 @@ class Variant:
 
     Params: type[ModelParams] = ModelParams
 
-    def build(self, p: ModelParams, resolution: int, channels: int = 3) -> tuple[nn.Module, nn.Module]:
-        """Return (generator, discriminator) for square images of `resolution` pixels."""
+    conditional: bool = False  # True: G(z, labels) and D(x, labels) take integer class labels
+
+    def build(self, p: ModelParams, resolution: int, channels: int = 3, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+        """Return (generator, discriminator) for square images of `resolution` pixels.
+
+        Every generator maps (B, nz) latent vectors (and labels, if conditional) to
+        (B, channels, resolution, resolution) images in [-1, 1].
+        """
         raise NotImplementedError
 
     def optimizers(self, p: ModelParams, G: nn.Module, D: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        """Adam for both networks unless a variant says otherwise."""
-        opt_g = torch.optim.Adam(G.parameters(), lr=p.lr_g, betas=(p.beta1, p.beta2))
-        opt_d = torch.optim.Adam(D.parameters(), lr=p.lr_d, betas=(p.beta1, p.beta2))
-        return opt_g, opt_d
+        """One optimiser per network, of the kind p.optimizer names."""
+        return _optimizer(p, G.parameters(), p.lr_g), _optimizer(p, D.parameters(), p.lr_d)
 
-    def train_step(self, p, G, D, opt_g, opt_d, real: torch.Tensor, noise) -> dict[str, float]:
-        """One discriminator and one generator update; `noise(n)` draws n latent vectors.
+    def batch_size(self, p: ModelParams, step: int) -> int:
+        """Real images for `step` (1-based); progressive growing shrinks it as resolution grows."""
+        return p.batch_size
 
-        Returns the losses to record, as floats.
+    def train_step(self, p, G, D, opt_g, opt_d, real: torch.Tensor, noise, labels: torch.Tensor | None = None, step: int = 1) -> dict[str, float]:
+        """The discriminator and generator updates of one step; `noise(n)` draws n latent vectors.
+
+        `real` is (B, C, R, R) in [-1, 1] at the dataset's resolution, `labels` its class labels
+        (conditional variants only), `step` the 1-based generator step. Returns the losses to
+        record, as floats.
         """
         raise NotImplementedError
+
+
+def _optimizer(p: ModelParams, params, lr: float) -> torch.optim.Optimizer:
+    if p.optimizer == "adamax":
+        return torch.optim.Adamax(params, lr=lr, betas=(p.beta1, p.beta2))
+    if p.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.Adam(params, lr=lr, betas=(p.beta1, p.beta2))

@@ -58,7 +58,7 @@ class Generator(nn.Module):
         self.nz = nz
         self.apply(init_weights)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z.view(z.shape[0], self.nz, 1, 1))
 
 
@@ -83,10 +83,10 @@ class Discriminator(nn.Module):
 class DCGAN(Variant):
     Params = DCGANParams
 
-    def build(self, p: DCGANParams, resolution: int, channels: int = 3):
+    def build(self, p: DCGANParams, resolution: int, channels: int = 3, num_classes: int = 0):
         return Generator(p.nz, p.width, resolution, channels), Discriminator(p.width, resolution, channels)
 
-    def train_step(self, p, G, D, opt_g, opt_d, real, noise):
+    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
         fake = G(noise(real.shape[0]))
         real_logits, fake_logits = D(real), D(fake.detach())
         loss_d = d_loss_bce(real_logits, fake_logits)
