@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
@@ -34,6 +34,18 @@ def save_grid(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, 
     grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)  # (3, H', W') in [-1, 1]
     with atomic_path(path) as tmp:
         Image.fromarray(to_uint8(grid[None])[0]).save(tmp, format="PNG")
+
+
+def _ema_avg(decay: float):
+    """EMA update with warm-up: the decay grows as (1 + n) / (10 + n) up to `decay`, so the
+    random initial weights are forgotten within a few hundred steps (as TensorFlow's
+    ExponentialMovingAverage does with num_updates)."""
+
+    def avg(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        n = float(n)
+        return averaged + (current - averaged) * (1 - min(decay, (1 + n) / (10 + n)))
+
+    return avg
 
 
 def _write_history(path: Path, rows: list[dict]) -> None:
@@ -81,8 +93,9 @@ def train(
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = variant.optimizers(mp, G, D)
     # The averaged generator gives smoother samples than the raw one at any step (Karras et al.
-    # 2018; Yazici et al. 2019); batch-norm statistics are averaged with the weights.
-    G_ema = AveragedModel(G, multi_avg_fn=get_ema_multi_avg_fn(tp.ema), use_buffers=True) if tp.ema else None
+    # 2018; Yazici et al. 2019). Buffers (batch-norm statistics) are copied, not averaged, as in
+    # StyleGAN2: an average would drag the initial running variance along for thousands of steps.
+    G_ema = AveragedModel(G, avg_fn=_ema_avg(tp.ema), use_buffers=False) if tp.ema else None
     G_out = G_ema.module if G_ema else G  # the generator behind every output
     gen = torch.Generator().manual_seed(tp.seed)  # one stream for latent vectors and data order
     noise = lambda k: torch.randn(k, mp.nz, generator=gen).to(device)  # noqa: E731
@@ -125,6 +138,8 @@ def train(
             losses = variant.train_step(mp, G, D, opt_g, opt_d, images[index].to(device), noise, batch_labels, step)
             if G_ema:
                 G_ema.update_parameters(G)
+                for b_ema, b in zip(G_ema.module.buffers(), G.buffers()):
+                    b_ema.copy_(b)
 
             if step % tp.log_every == 0 or step == mp.steps:
                 history.append({"step": step, **losses})
