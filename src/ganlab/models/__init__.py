@@ -2,9 +2,13 @@
 
 from ganlab.models.base import ModelParams, Variant
 from ganlab.models.dcgan import DCGAN
+from ganlab.models.wgan import WGAN
+from ganlab.models.wgan_gp import WGANGP
 
 REGISTRY: dict[str, Variant] = {
     "dcgan": DCGAN(),
+    "wgan": WGAN(),
+    "wgan_gp": WGANGP(),
 }
 
 __all__ = ["REGISTRY", "ModelParams", "Variant"]

@@ -41,6 +41,7 @@ class Variant:
     Params: type[ModelParams] = ModelParams
 
     conditional: bool = False  # True: G(z, labels) and D(x, labels) take integer class labels
+    resolutions: tuple[int, ...] = (16, 32, 64, 128, 256)  # image sides build() supports; variants that cannot do all narrow it
 
     def build(self, p: ModelParams, resolution: int, channels: int = 3, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
         """Return (generator, discriminator) for square images of `resolution` pixels.

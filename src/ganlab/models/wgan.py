@@ -1,0 +1,150 @@
+"""WGAN with weight clipping (Arjovsky et al. 2017), with seed 000's networks.
+
+Seed 000's critic is five stride-2 convolutions (batch norm, LeakyReLU) and a linear score; its
+generator a linear layer and five stride-2 transposed convolutions (batch norm, ReLU, tanh).
+Five halvings fix the smallest feature map at R/32: 1x1 at 32 px, 2x2 at 64 (seed 000's first
+size), 4x4 at 128 (the size it kept), 8x8 at 256 (where seed 000 saw several faces per image:
+an 8x8 map is coarse for a face layout). Below 32 px five halvings do not fit, so 16 px is not
+offered. The same two modules, with a depth argument, serve wgan_gp.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein
+from ganlab.models.base import ModelParams, Variant
+from ganlab.models.dcgan import init_weights
+from ganlab.params import ParamsError
+
+LAYERS = 5  # seed 000: five (transposed) convolutions in each network
+
+
+@dataclass(frozen=True)
+class WGANParams(ModelParams):
+    batch_size: int = 32  # real images per critic step (seed 000)
+    width: int = 64  # channels of the generator's last / the critic's first conv layer, doubling per layer (DCGAN's 64)
+    lr_g: float = 5e-5  # generator learning rate (Arjovsky et al. 2017)
+    lr_d: float = 5e-5  # critic learning rate (Arjovsky et al. 2017)
+    optimizer: Literal["adam", "adamax", "rmsprop"] = "rmsprop"  # Arjovsky et al.: momentum-based optimisers made the clipped critic unstable
+    clip: float = 0.01  # critic weights are clamped to [-clip, clip] after each critic step (Arjovsky et al.)
+    n_critic: int = 5  # critic steps per generator step, each on a fresh real batch (Arjovsky et al.)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.width <= 0:
+            raise ParamsError(f"width must be > 0, got {self.width}")
+        if self.clip <= 0:
+            raise ParamsError(f"clip must be > 0, got {self.clip}")
+        if self.n_critic < 1:
+            raise ParamsError(f"n_critic must be >= 1, got {self.n_critic}")
+
+
+def _side(resolution: int, layers: int) -> int:
+    """Side of the smallest feature map after `layers` halvings of a `resolution` image."""
+    side = resolution >> layers
+    if side < 1 or resolution & (resolution - 1):
+        raise ValueError(f"{layers} stride-2 layers need a power-of-two resolution >= {2**layers}, got {resolution}")
+    return side
+
+
+class Generator(nn.Module):
+    """Latent vector -> linear -> `layers` stride-2 transposed convolutions -> tanh image.
+
+    Batch norm and ReLU follow every layer but the last; `dropout` > 0 adds dropout after each of
+    them (seed 004's second WGAN-GP used 0.2 against mode collapse).
+    """
+
+    def __init__(self, nz: int, width: int, resolution: int, layers: int, channels: int = 3, dropout: float = 0.0):
+        super().__init__()
+        side = _side(resolution, layers)
+        ch = width * 2 ** (layers - 1)
+        self.shape = (ch, side, side)
+        self.fc = nn.Linear(nz, ch * side * side)  # (B, ch * s * s), reshaped to (B, ch, s, s)
+        body: list[nn.Module] = [nn.BatchNorm2d(ch), nn.ReLU(True)] + ([nn.Dropout(dropout)] if dropout else [])
+        for _ in range(layers - 1):  # each: (B, ch, s, s) -> (B, ch/2, 2s, 2s)
+            body += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            body += [nn.Dropout(dropout)] if dropout else []
+            ch //= 2
+        body += [nn.ConvTranspose2d(ch, channels, 4, 2, 1), nn.Tanh()]  # (B, C, R, R) in [-1, 1]
+        self.body = nn.Sequential(*body)
+        self.apply(init_weights)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.body(self.fc(z).view(z.shape[0], *self.shape))
+
+
+class Critic(nn.Module):
+    """Image -> `layers` stride-2 convolutions with LeakyReLU(0.2) -> linear score (no sigmoid).
+
+    `norm` follows the convolutions (not the first; batch norm not the last): "batch" (seed 000),
+    "layer" (Gulrajani et al.: batch norm would make the gradient penalty's per-sample gradients
+    depend on the batch) or "none" (seed 004).
+    """
+
+    def __init__(self, width: int, resolution: int, layers: int, channels: int = 3, norm: Literal["batch", "layer", "none"] = "batch"):
+        super().__init__()
+        side = _side(resolution, layers)
+        body: list[nn.Module] = []
+        cin, ch = channels, width
+        for i in range(layers):  # each: (B, cin, s, s) -> (B, ch, s/2, s/2)
+            # no normalisation on the input layer (Radford et al.), nor batch norm on the last: it
+            # would set each channel's batch mean, which is all the score's batch mean can read
+            normed = i > 0 and norm != "none" and not (norm == "batch" and i == layers - 1)
+            body.append(nn.Conv2d(cin, ch, 4, 2, 1, bias=not normed))
+            if normed:
+                body.append(nn.BatchNorm2d(ch) if norm == "batch" else nn.GroupNorm(1, ch))  # GroupNorm(1): layer norm over (C, H, W)
+            body.append(nn.LeakyReLU(0.2, True))
+            cin, ch = ch, ch * 2
+        body += [nn.Flatten(), nn.Linear(cin * side * side, 1)]  # (B, 1): the score
+        self.body = nn.Sequential(*body)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x).view(-1)
+
+
+class WGAN(Variant):
+    """Weight-clipped WGAN: n_critic critic steps, each followed by clipping, then one G step.
+
+    The trainer hands over n_critic * batch_size real images per step (see batch_size); each
+    critic step takes its own slice, as Arjovsky et al. draw a fresh real batch per critic step.
+    """
+
+    Params = WGANParams
+    resolutions = (32, 64, 128, 256)
+
+    def build(self, p: WGANParams, resolution: int, channels: int = 3, num_classes: int = 0):
+        return Generator(p.nz, p.width, resolution, LAYERS, channels), Critic(p.width, resolution, LAYERS, channels, "batch")
+
+    def batch_size(self, p, step):
+        return p.batch_size * p.n_critic
+
+    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
+        for chunk in real.chunk(p.n_critic):
+            with torch.no_grad():
+                fake = G(noise(chunk.shape[0]))
+            real_scores, fake_scores = D(chunk), D(fake)
+            loss_d = d_loss_wasserstein(real_scores, fake_scores)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            with torch.no_grad():  # the Lipschitz constraint of the original WGAN
+                for w in D.parameters():
+                    w.clamp_(-p.clip, p.clip)
+
+        loss_g = g_loss_wasserstein(D(G(noise(chunk.shape[0]))))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "wasserstein": -loss_d.item(),  # mean(real) - mean(fake): the critic's distance estimate
+            "d_real": real_scores.mean().item(),  # mean critic score of reals
+            "d_fake": fake_scores.mean().item(),  # mean critic score of fakes before the G update
+        }
