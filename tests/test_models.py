@@ -105,3 +105,15 @@ def test_wgan_clips_every_critic_weight():
     opt_g, opt_d = variant.optimizers(p, G, D)
     variant.train_step(p, G, D, opt_g, opt_d, torch.rand(4, 3, 32, 32) * 2 - 1, lambda n: torch.randn(n, p.nz))
     assert all(w.abs().max() <= p.clip for w in D.parameters())
+
+
+def test_conditional_labels_change_the_image():
+    torch.manual_seed(0)
+    p = small("cdcgan")
+    G, _ = build("cdcgan", p, 32)
+    G.eval()
+    z = torch.randn(1, p.nz).repeat(CLASSES, 1)
+    with torch.no_grad():
+        x = G(z, torch.arange(CLASSES))
+    for i in range(1, CLASSES):
+        assert not torch.allclose(x[0], x[i], atol=1e-4)

@@ -1,6 +1,7 @@
 """Model registry: a plain dict from the name used in params.yaml to the variant."""
 
 from ganlab.models.base import ModelParams, Variant
+from ganlab.models.cdcgan import CDCGAN
 from ganlab.models.dcgan import DCGAN
 from ganlab.models.wgan import WGAN
 from ganlab.models.wgan_gp import WGANGP
@@ -9,6 +10,7 @@ REGISTRY: dict[str, Variant] = {
     "dcgan": DCGAN(),
     "wgan": WGAN(),
     "wgan_gp": WGANGP(),
+    "cdcgan": CDCGAN(),
 }
 
 __all__ = ["REGISTRY", "ModelParams", "Variant"]

@@ -1,0 +1,118 @@
+"""Conditional DCGAN as seed 002 built it (after Brownlee's Keras cGAN), on DCGAN's networks.
+
+Both networks learn an embedding of the class label, and a linear layer turns it into one extra
+feature map: in D an image-sized channel beside the RGB input, in G a 4x4 channel beside the
+first 4x4 feature map (seed 002: 128 + 1 = 129 maps). Everything else is DCGAN's (dcgan.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from ganlab.losses import d_loss_bce, g_loss_bce
+from ganlab.models import dcgan
+from ganlab.models.base import Variant
+from ganlab.params import ParamsError
+
+
+@dataclass(frozen=True)
+class CDCGANParams(dcgan.DCGANParams):
+    embed_dim: int = 16  # size of the learned label embedding (seed 002's report: 16; Brownlee's code: 50)
+    lr_g: float = 7e-4  # generator learning rate (seed 002)
+    lr_d: float = 7e-4  # discriminator learning rate (seed 002)
+    beta1: float = 0.9  # Adamax beta1: seed 002 gives none, so Keras's Adamax default
+    optimizer: Literal["adam", "adamax", "rmsprop"] = "adamax"  # seed 002: Adamax, "recommended when there are embeddings"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.embed_dim <= 0:
+            raise ParamsError(f"embed_dim must be > 0, got {self.embed_dim}")
+
+
+class LabelMap(nn.Module):
+    """Class label -> learned embedding -> linear -> one (side x side) feature map."""
+
+    def __init__(self, num_classes: int, embed_dim: int, side: int):
+        super().__init__()
+        self.embed = nn.Embedding(num_classes, embed_dim)
+        self.fc = nn.Linear(embed_dim, side * side)  # linear activation, as in seed 002
+        self.side = side
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.embed(labels)).view(-1, 1, self.side, self.side)  # (B, 1, s, s)
+
+
+class Generator(nn.Module):
+    """DCGAN's generator with a label map concatenated to its first (4x4) feature map.
+
+    `labels=None` draws labels uniformly (from torch's global generator), so callers that know
+    nothing of classes (unconditional sampling, FID) still get images of every class.
+    """
+
+    def __init__(self, nz: int, width: int, resolution: int, channels: int, num_classes: int, embed_dim: int):
+        super().__init__()
+        net = dcgan.Generator(nz, width, resolution, channels).net
+        self.head, self.tail = net[:3], net[3:]  # head: (B, nz, 1, 1) -> (B, ch, 4, 4)
+        first = self.tail[0]  # the tail's first transposed conv also takes the label map
+        self.tail[0] = nn.ConvTranspose2d(first.in_channels + 1, first.out_channels, 4, 2, 1, bias=False)
+        dcgan.init_weights(self.tail[0])
+        self.label_map = LabelMap(num_classes, embed_dim, 4)
+        self.nz, self.num_classes = nz, num_classes
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is None:
+            labels = torch.randint(self.num_classes, (z.shape[0],), device=z.device)
+        h = self.head(z.view(z.shape[0], self.nz, 1, 1))  # (B, ch, 4, 4)
+        h = torch.cat([h, self.label_map(labels)], 1)  # (B, ch + 1, 4, 4)
+        return self.tail(h)  # (B, C, R, R) in [-1, 1]
+
+
+class Discriminator(nn.Module):
+    """DCGAN's discriminator over the image plus one image-sized label channel."""
+
+    def __init__(self, width: int, resolution: int, channels: int, num_classes: int, embed_dim: int):
+        super().__init__()
+        self.label_map = LabelMap(num_classes, embed_dim, resolution)
+        self.body = dcgan.Discriminator(width, resolution, channels + 1)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([x, self.label_map(labels)], 1))  # (B, C + 1, R, R) -> (B,) logits
+
+
+class CDCGAN(Variant):
+    """Conditional DCGAN: BCE losses, fakes drawn with the real batch's labels."""
+
+    Params = CDCGANParams
+    conditional = True
+
+    def build(self, p: CDCGANParams, resolution: int, channels: int = 3, num_classes: int = 0):
+        if num_classes < 1:
+            raise ValueError(f"cdcgan is conditional: it needs num_classes >= 1, got {num_classes}")
+        G = Generator(p.nz, p.width, resolution, channels, num_classes, p.embed_dim)
+        return G, Discriminator(p.width, resolution, channels, num_classes, p.embed_dim)
+
+    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
+        if labels is None:
+            raise ValueError("cdcgan.train_step needs the real batch's labels")
+        # the real labels also condition the fakes, so fakes follow the data's class frequencies
+        fake = G(noise(real.shape[0]), labels)
+        real_logits, fake_logits = D(real, labels), D(fake.detach(), labels)
+        loss_d = d_loss_bce(real_logits, fake_logits)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        loss_g = g_loss_bce(D(fake, labels))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(real_logits).mean().item(),  # D(x | y)
+            "d_fake": torch.sigmoid(fake_logits).mean().item(),  # D(G(z | y) | y) before the G update
+        }
