@@ -71,6 +71,7 @@ class TrainParams:
     grid_size: int = 8  # the sample grid is grid_size x grid_size images
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: cuda, then mps, then cpu
     ema: float = 0.999  # decay of the moving average of G's weights used for every output; 0: off
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPUs that support it, else fp32
 
     def __post_init__(self) -> None:
         from ganlab.models import REGISTRY  # late: models import torch, params must stay light

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import os
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -16,12 +20,13 @@ from tqdm import tqdm
 
 from ganlab import tracking
 from ganlab.errors import GanlabError
+from ganlab.guard import LossGuard
 from ganlab.generator import MODEL_JSON, WEIGHTS, latents, pick_device, to_uint8
 from ganlab.io import atomic_path, load_dataset, write_json
 from ganlab.models import REGISTRY, ModelParams
 from ganlab.params import TrainParams, to_dict
 
-HISTORY_FIELDS = ("step", "loss_d", "loss_g", "d_real", "d_fake")
+CHECKPOINT = "checkpoints/last.pt"  # everything needed to resume, inside the model folder
 
 
 def save_grid(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, nrow: int, path: Path) -> None:
@@ -51,9 +56,50 @@ def _ema_avg(decay: float):
 def _write_history(path: Path, rows: list[dict]) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+            w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["step"])
             w.writeheader()
             w.writerows(rows)
+
+
+def file_md5(path: str | Path) -> str:
+    h = hashlib.md5()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fingerprint(model: str, mp: ModelParams, tp: TrainParams, data_path: Path) -> dict:
+    """What a checkpoint must match to be resumed: the model's params, the trainer's, the data."""
+    train = {k: v for k, v in to_dict(tp).items() if k != "models"}  # listing another model changes nothing here
+    return {"model": model, "params": to_dict(mp), "train": train, "data_md5": file_md5(data_path)}
+
+
+def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two nested dicts."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _changed(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def _distributed(device: torch.device) -> tuple[int, int]:
+    """(rank, world size); joins the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def _precision(choice: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype: bf16 where the GPU supports it (no loss scaling needed), else none."""
+    if choice == "bf16" or (choice == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16
+    return None
 
 
 def train(
@@ -65,15 +111,25 @@ def train(
     metrics_path: str | Path,
     history_path: str | Path,
     progress: bool = True,
+    on_step=None,
 ) -> dict:
     """Train `model` on a prepared npz and write the model folder, metrics and loss history.
 
-    The model folder gets generator.pt (state_dict), model.json (the resolved params, the
-    MLflow run id), samples/ (grids of the fixed latent vectors) and checkpoints/last.pt.
+    The model folder gets generator.pt (state_dict of the EMA generator when train.ema > 0),
+    model.json (the resolved params, the MLflow run id), samples/ (grids of the fixed latent
+    vectors) and, while training, checkpoints/last.pt. A run that finds a checkpoint made with
+    the same params and data resumes from it (the folder is a persistent DVC output); one made
+    with other params is not resumed. `on_step(step)` is called after every step (tests use it
+    to interrupt a run). Under torchrun, G and D are wrapped in DistributedDataParallel and
+    each process trains on its own share of every batch.
     """
     variant = REGISTRY[model]
-    out_dir, history_path = Path(out_dir), Path(history_path)
+    data_path, out_dir, history_path = Path(data_path), Path(out_dir), Path(history_path)
     device = pick_device(tp.device)
+    rank, world = _distributed(device)
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    lead = rank == 0  # only the first process writes files and logs
     torch.manual_seed(tp.seed)
 
     try:
@@ -86,8 +142,10 @@ def train(
     if variant.conditional and labels is None:
         raise GanlabError(f"{model} is conditional but {data_path} holds no category labels")
     num_classes = int(labels.max()) + 1 if labels is not None else 0
-    if n < mp.batch_size:
-        raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size}")
+    if n < mp.batch_size * world:
+        raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size} x {world} processes")
+    if resolution not in variant.resolutions:
+        raise GanlabError(f"{model} supports resolutions {variant.resolutions}, the data is {resolution} px")
 
     G, D = variant.build(mp, resolution, channels, num_classes)
     G, D = G.to(device), D.to(device)
@@ -97,11 +155,51 @@ def train(
     # StyleGAN2: an average would drag the initial running variance along for thousands of steps.
     G_ema = AveragedModel(G, avg_fn=_ema_avg(tp.ema), use_buffers=False) if tp.ema else None
     G_out = G_ema.module if G_ema else G  # the generator behind every output
-    gen = torch.Generator().manual_seed(tp.seed)  # one stream for latent vectors and data order
-    noise = lambda k: torch.randn(k, mp.nz, generator=gen).to(device)  # noqa: E731
+    guard = LossGuard(mp.guard, G, D)
+    order_gen = torch.Generator().manual_seed(tp.seed)  # data order: the same in every process
+    noise_gen = torch.Generator().manual_seed(tp.seed + 1000 * rank)  # latent vectors: each process its own
+    noise = lambda k: torch.randn(k, mp.nz, generator=noise_gen).to(device)  # noqa: E731
     fixed_z = latents(tp.grid_size**2, mp.nz, tp.seed + 1).to(device)
     # conditional grids: one row per class, cycling when there are more rows than classes
     fixed_labels = (torch.arange(tp.grid_size**2) // tp.grid_size % num_classes).to(device) if num_classes else None
+    amp = _precision(tp.precision, device)
+
+    fingerprint = _fingerprint(model, mp, tp, data_path)
+    state = _load_checkpoint(out_dir / CHECKPOINT, fingerprint, warn=lead)
+    if world > 1:
+        torch.distributed.barrier()  # every process has read the checkpoint before it may go
+    if state is None and lead and out_dir.exists():
+        shutil.rmtree(out_dir)  # a fresh run leaves nothing of an older one behind
+    if world > 1:
+        torch.distributed.barrier()
+    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
+    (out_dir / "checkpoints").mkdir(exist_ok=True)
+
+    history: list[dict] = []
+    start_step, cursor = 1, 0
+    order = torch.randperm(n, generator=order_gen)
+    if state is not None:
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        if G_ema:
+            G_ema.load_state_dict(state["G_ema"])
+        guard.load_state_dict(state["guard"])
+        order_gen.set_state(state["order_gen"])
+        noise_gen.set_state(state["noise_gen"]) if rank == 0 else noise_gen.manual_seed(tp.seed + 1000 * rank + state["step"])
+        torch.set_rng_state(state["torch_rng"])
+        order, cursor, history = state["order"], state["cursor"], state["history"]
+        start_step = state["step"] + 1
+        if lead:
+            print(f"train {model}: resuming from step {state['step']} of {mp.steps}", file=sys.stderr)
+
+    G_net, D_net = G, D  # the bare networks, for state dicts and the EMA
+    if world > 1:  # gradients are averaged across processes by PyTorch's own DDP
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index] if device.type == "cuda" else None
+        G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
 
     meta = {
         "model": model,
@@ -113,61 +211,114 @@ def train(
         "train": to_dict(tp),
         "data": str(data_path),
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "samples").mkdir(exist_ok=True)
-    (out_dir / "checkpoints").mkdir(exist_ok=True)
+    mlflow = tracking.setup() if lead else None
+    run_ctx = tracking.open_run(state.get("mlflow_run_id") if state else None, model) if lead else _null()
+    with run_ctx as run:
+        if lead:
+            meta["mlflow_run_id"] = run.info.run_id
+            if state is None:
+                mlflow.set_tag("model", model)
+                mlflow.log_params({**tracking.flatten(model, to_dict(mp)), **tracking.flatten("train", to_dict(tp)), "resolution": resolution, "n_images": n, "processes": world})
 
-    mlflow = tracking.setup()
-    history: list[dict] = []
-    with mlflow.start_run(run_name=model) as run:
-        meta["mlflow_run_id"] = run.info.run_id
-        mlflow.set_tag("model", model)
-        mlflow.log_params({**tracking.flatten(model, to_dict(mp)), **tracking.flatten("train", to_dict(tp)), "resolution": resolution, "n_images": n})
-
-        order = torch.randperm(n, generator=gen)
-        cursor = 0
-        start = time.time()
-        bar = tqdm(range(1, mp.steps + 1), desc=f"train {model}", unit="step", disable=not progress)
+        start, images_seen = time.time(), 0
+        losses: dict[str, float] = {}
+        bar = tqdm(range(start_step, mp.steps + 1), desc=f"train {model}", unit="step", disable=not (progress and lead), initial=start_step - 1, total=mp.steps)
         for step in bar:
             bs = variant.batch_size(mp, step)
-            if cursor + bs > n:  # a new epoch: reshuffle, drop the ragged tail
-                order, cursor = torch.randperm(n, generator=gen), 0
-            index = order[cursor : cursor + bs]
-            cursor += bs
+            if cursor + bs * world > n:  # a new epoch: reshuffle, drop the ragged tail
+                order, cursor = torch.randperm(n, generator=order_gen), 0
+            index = order[cursor + rank * bs : cursor + (rank + 1) * bs]
+            cursor += bs * world
+            images_seen += bs * world
             batch_labels = labels[index].to(device) if labels is not None else None
-            losses = variant.train_step(mp, G, D, opt_g, opt_d, images[index].to(device), noise, batch_labels, step)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                losses = variant.train_step(mp, G, D, opt_g, opt_d, images[index].to(device), noise, batch_labels, step)
+            guard.after_step(losses)
             if G_ema:
-                G_ema.update_parameters(G)
-                for b_ema, b in zip(G_ema.module.buffers(), G.buffers()):
+                G_ema.update_parameters(G_net)
+                for b_ema, b in zip(G_ema.module.buffers(), G_net.buffers()):
                     b_ema.copy_(b)
 
-            if step % tp.log_every == 0 or step == mp.steps:
+            if lead and (step % tp.log_every == 0 or step == mp.steps):
                 history.append({"step": step, **losses})
                 mlflow.log_metrics(losses, step=step)
                 bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
-            if step % tp.sample_every == 0 or step == mp.steps:
+            if lead and (step % tp.sample_every == 0 or step == mp.steps):
                 grid = out_dir / "samples" / f"step_{step:06d}.png"
                 save_grid(G_out, fixed_z, fixed_labels, tp.grid_size, grid)
                 mlflow.log_artifact(str(grid), "samples")
-            if step % tp.checkpoint_every == 0 or step == mp.steps:
-                checkpoint = {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict() if G_ema else None, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step}
-                with atomic_path(out_dir / "checkpoints" / "last.pt") as tmp:
+            if lead and step % tp.checkpoint_every == 0 and step < mp.steps:
+                checkpoint = {
+                    "fingerprint": fingerprint, "step": step, "G": G_net.state_dict(), "D": D_net.state_dict(),
+                    "G_ema": G_ema.state_dict() if G_ema else None, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
+                    "guard": guard.state_dict(), "order_gen": order_gen.get_state(), "noise_gen": noise_gen.get_state(),
+                    "torch_rng": torch.get_rng_state(), "order": order, "cursor": cursor, "history": history,
+                    "mlflow_run_id": run.info.run_id,
+                }
+                with atomic_path(out_dir / CHECKPOINT) as tmp:
                     torch.save(checkpoint, tmp)
                 _write_history(history_path, history)
+            if on_step:
+                on_step(step)
         seconds = time.time() - start
 
-        with atomic_path(out_dir / WEIGHTS) as tmp:
-            torch.save(G_out.state_dict(), tmp)
-        write_json(out_dir / MODEL_JSON, meta)
-        metrics = {
-            "steps": mp.steps,
-            "train_seconds": round(seconds, 1),
-            "images_per_second": round(mp.steps * mp.batch_size / seconds, 1),
-            **{f"final_{k}": round(float(np.mean([h[k] for h in history[-10:]])), 4) for k in losses},
-        }
-        mlflow.log_metrics({"train_seconds": seconds, "images_per_second": metrics["images_per_second"]})
-        write_json(metrics_path, metrics)
+        metrics = {"weights_digest": weights_digest(G_net, D_net)}  # equal digests: equal weights
+        if lead:
+            with atomic_path(out_dir / WEIGHTS) as tmp:
+                torch.save(G_out.state_dict(), tmp)
+            write_json(out_dir / MODEL_JSON, meta)
+            _write_history(history_path, history)
+            (out_dir / CHECKPOINT).unlink(missing_ok=True)  # done: nothing left to resume
+            metrics = {
+                **metrics,
+                "steps": mp.steps,
+                "train_seconds": round(seconds, 1),
+                "images_per_second": round(images_seen / max(seconds, 1e-9), 1),
+                "guard_restores_g": guard.restores["G"],
+                "guard_restores_d": guard.restores["D"],
+                **{f"final_{k}": round(float(np.mean([h[k] for h in history[-10:]])), 4) for k in losses},
+            }
+            mlflow.log_metrics({"train_seconds": seconds, "images_per_second": metrics["images_per_second"]})
+            write_json(metrics_path, metrics)
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return metrics
+
+
+def weights_digest(*modules: torch.nn.Module) -> str:
+    """SHA-256 over the modules' parameters: a short proof that two runs ended with equal weights.
+
+    Buffers are left out: under DDP each process updates its batch-norm statistics from its own
+    share of the last batch (rank 0's are broadcast before every forward pass).
+    """
+    h = hashlib.sha256()
+    for m in modules:
+        for key, value in m.named_parameters():
+            h.update(key.encode())
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class _null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _load_checkpoint(path: Path, fingerprint: dict, warn: bool = True) -> dict | None:
+    """The checkpoint at `path` if it was made with the same params and data, else None."""
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    changed = _changed(state["fingerprint"], fingerprint)
+    if changed:
+        if warn:
+            print(f"warning: not resuming {path}: made with other params ({', '.join(changed)}); training from scratch", file=sys.stderr)
+        return None
+    return state
 
 
 def run_id(model_dir: str | Path) -> str | None:

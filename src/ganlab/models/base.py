@@ -6,12 +6,13 @@ checkpoints, logging and sampling, and knows nothing about any particular model.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 from torch import nn
 
+from ganlab.guard import GuardParams
 from ganlab.params import ParamsError
 
 
@@ -25,6 +26,7 @@ class ModelParams:
     beta1: float = 0.5  # Adam beta1; 0.5 rather than 0.9 keeps DCGAN training stable (Radford et al.)
     beta2: float = 0.999  # Adam beta2
     optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # seed 002 used Adamax (lr 0.0007), seed 003 RMSProp
+    guard: GuardParams = field(default_factory=GuardParams)  # seed 002's loss-bounds guard (off by default)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "nz", "lr_g", "lr_d"):

@@ -1,0 +1,119 @@
+"""The shared trainer: resume after an interruption, params-change refusal, guard, DDP."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ganlab.guard import GuardParams, LossGuard
+from ganlab.io import save_npz
+from ganlab.models import REGISTRY
+from ganlab.params import TrainParams
+from ganlab.train import train, weights_digest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    rng = np.random.default_rng(0)
+    save_npz(tmp_path / "faces.npz", images=rng.integers(0, 256, (24, 16, 16, 3), dtype=np.uint8))
+    mp = REGISTRY["dcgan"].Params(steps=6, batch_size=4, width=4, nz=8)
+    tp = TrainParams(checkpoint_every=3, sample_every=3, log_every=1, grid_size=2, device="cpu")
+    return tmp_path, mp, tp
+
+
+def run(tmp, name, mp, tp, on_step=None):
+    return train("dcgan", mp, tp, tmp / "faces.npz", tmp / name, tmp / f"{name}.json", tmp / f"{name}.csv", progress=False, on_step=on_step)
+
+
+def stop_at(step):
+    def on_step(s):
+        if s == step:
+            raise Interrupt
+
+    return on_step
+
+
+def test_resume_after_interruption_matches_an_uninterrupted_run(setup):
+    tmp, mp, tp = setup
+    torch.use_deterministic_algorithms(True)
+    try:
+        whole = run(tmp, "whole", mp, tp)
+        with pytest.raises(Interrupt):
+            run(tmp, "split", mp, tp, on_step=stop_at(3))  # right after the step-3 checkpoint
+        assert (tmp / "split/checkpoints/last.pt").exists()
+        seen = []
+        resumed = run(tmp, "split", mp, tp, on_step=seen.append)
+    finally:
+        torch.use_deterministic_algorithms(False)
+    assert seen == [4, 5, 6]  # resumed, not restarted
+    assert resumed["weights_digest"] == whole["weights_digest"]
+    a = torch.load(tmp / "whole/generator.pt", weights_only=True)
+    b = torch.load(tmp / "split/generator.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (tmp / "whole.csv").read_text() == (tmp / "split.csv").read_text()
+    assert not (tmp / "split/checkpoints/last.pt").exists()  # finished: nothing left to resume
+
+
+
+def test_changed_params_warning_names_the_key(setup, capsys):
+    tmp, mp, tp = setup
+    with pytest.raises(Interrupt):
+        run(tmp, "m", mp, tp, on_step=stop_at(3))
+    capsys.readouterr()
+    with pytest.raises(Interrupt):
+        run(tmp, "m", type(mp)(**{**mp.__dict__, "lr_g": 1e-3}), tp, on_step=stop_at(1))
+    err = capsys.readouterr().err
+    assert "not resuming" in err and "params.lr_g" in err
+
+
+def test_guard_restores_the_network_that_strays():
+    G, D = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+    guard = LossGuard(GuardParams(enabled=True), G, D)
+    guard.after_step({"loss_d": 1.0, "loss_g": 1.0})  # healthy: weights kept
+    kept_g, kept_d = G.weight.detach().clone(), D.weight.detach().clone()
+    with torch.no_grad():
+        G.weight.add_(1.0)
+        D.weight.add_(1.0)
+    guard.after_step({"loss_d": 1.0, "loss_g": 9.0})  # G out of bounds, D fine (but not healthy: not kept)
+    assert torch.equal(G.weight, kept_g) and not torch.equal(D.weight, kept_d)
+    guard.after_step({"loss_d": 1e-4, "loss_g": 3.0})  # D out of bounds
+    assert torch.equal(D.weight, kept_d)
+    assert guard.restores == {"G": 1, "D": 1}
+
+
+def test_guard_off_changes_nothing():
+    G, D = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
+    guard = LossGuard(GuardParams(enabled=False), G, D)
+    before = weights_digest(G, D)
+    guard.after_step({"loss_d": 1.0, "loss_g": 1.0})
+    guard.after_step({"loss_d": 100.0, "loss_g": 100.0})
+    assert weights_digest(G, D) == before and guard.restores == {"G": 0, "D": 0}
+
+
+def test_two_processes_end_with_identical_weights(setup):
+    """torchrun, 2 processes, the gloo backend on CPU: DDP keeps both ranks' weights equal."""
+    tmp, _, _ = setup
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+         str(ROOT / "tests/scripts/ddp_train.py"), str(tmp)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    digests = [json.loads((tmp / f"rank{i}.json").read_text())["weights_digest"] for i in range(2)]
+    assert digests[0] == digests[1]
+    initial = json.loads((tmp / "rank0.json").read_text())["initial_digest"]
+    assert digests[0] != initial  # they trained, and stayed together
+    assert (tmp / "ddp/generator.pt").exists()  # written once, by rank 0
