@@ -59,5 +59,6 @@ def iou(a: Sequence[float], b: Sequence[float]) -> float:
 def square_crop_box(box: Sequence[float], margin: float) -> tuple[int, int, int, int]:
     """A square around the box's centre, its side the box's longer side plus `margin` of it on each side."""
     cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    half = max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin) / 2
-    return (round(cx - half), round(cy - half), round(cx + half), round(cy + half))
+    side = round(max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin))
+    x1, y1 = round(cx - side / 2), round(cy - side / 2)
+    return (x1, y1, x1 + side, y1 + side)  # from one rounded corner and side: always square
