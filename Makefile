@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ganlab-installed
 
-.PHONY: repro test setup bench clean-venv
+.PHONY: repro test setup preset clean-venv
 
 setup: $(STAMP)
 
@@ -23,6 +23,10 @@ repro: $(STAMP)
 
 test: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+
+# make preset P=razzaq-cdcgan64: merge presets/$(P).yaml into params.yaml, run it as a named experiment
+preset: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m ganlab.presets $(P)
 
 clean-venv:
 	rm -rf $(VENV)

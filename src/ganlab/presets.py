@@ -1,0 +1,78 @@
+"""Presets: params.yaml overlays that reproduce a report, run as named DVC experiments.
+
+A preset is a YAML file under presets/ holding the sections (and keys) it changes; every other
+key keeps its params.yaml value. `python -m ganlab.presets NAME` merges it into params.yaml
+and runs `dvc exp run -n NAME`, the same as `dvc exp run -S key=value ...` would, but with
+values (lists of categories, nested guards) that do not survive a shell command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from ganlab import params
+from ganlab.errors import GanlabError
+
+
+def preset_path(name: str, root: Path) -> Path:
+    path = root / "presets" / f"{name}.yaml"
+    if not path.exists():
+        known = sorted(p.stem for p in (root / "presets").glob("*.yaml"))
+        raise GanlabError(f"no preset '{name}' (known: {', '.join(known)})")
+    return path
+
+
+def merge(base: dict, overlay: dict) -> dict:
+    """Section-wise overlay: a preset's keys replace the base's, nested mappings merged."""
+    out = dict(base)
+    for key, value in overlay.items():
+        out[key] = merge(base.get(key) or {}, value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+def apply(name: str, root: Path, overrides: dict | None = None) -> dict:
+    """Write params.yaml with preset `name` (and then `overrides`) merged in; validate it first."""
+    merged = merge(params.read_yaml(root / "params.yaml"), params.read_yaml(preset_path(name, root)))
+    if overrides:
+        merged = merge(merged, overrides)
+    tmp = root / ".params.preset.yaml"
+    tmp.write_text(yaml.safe_dump(merged, sort_keys=False))
+    try:
+        params.load(tmp)  # a preset with a typo fails here, before params.yaml changes
+        tmp.replace(root / "params.yaml")
+    finally:
+        tmp.unlink(missing_ok=True)
+    return merged
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Run a report's preset as a named DVC experiment.")
+    ap.add_argument("name", help="a file name under presets/, without .yaml")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="a further override (YAML value)")
+    ap.add_argument("--no-run", action="store_true", help="only merge the preset into params.yaml")
+    a = ap.parse_args(argv)
+    overrides: dict = {}
+    for item in a.set:
+        key, _, value = item.partition("=")
+        node = overrides
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    root = Path.cwd()
+    try:
+        apply(a.name, root, overrides)
+    except GanlabError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    if not a.no_run:
+        sys.exit(subprocess.call(["dvc", "exp", "run", "-n", a.name]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Every report's preset validates and trains end to end on the embedded synthetic faces."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from ganlab import params
+from ganlab.data.synthetic import render_face
+from ganlab.errors import GanlabError
+from ganlab.generator import generate, latents, load_generator
+from ganlab.io import save_npz
+from ganlab.presets import apply
+from ganlab.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORTS = ["kaladjian-wgan128", "razzaq-cdcgan64", "penne-pggan256", "lukaszyk-dcgan-lsun64", "lukaszyk-wgangp-lsun64", "lukaszyk-wgangp2-lsun64"]
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    shutil.copy(ROOT / "params.yaml", tmp_path)
+    shutil.copytree(ROOT / "presets", tmp_path / "presets")
+    return tmp_path
+
+
+def faces(resolution: int, n: int = 8) -> np.ndarray:
+    return np.stack([np.asarray(render_face(0, i)[0].resize((resolution, resolution))) for i in range(n)])
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_preset_trains_on_embedded_data(workspace, name):
+    preset = yaml.safe_load((workspace / "presets" / f"{name}.yaml").read_text())
+    model = preset["train"]["models"][0]
+    apply(name, workspace, {model: {"steps": 2, "batch_size": 4}, "train": {"checkpoint_every": 1, "sample_every": 2, "grid_size": 2}})
+    merged = yaml.safe_load((workspace / "params.yaml").read_text())
+    for section, values in preset.items():  # the preset's keys reached params.yaml, the rest stayed
+        for key, value in values.items():
+            if key not in ("steps", "batch_size", "checkpoint_every", "sample_every"):
+                assert merged[section][key] == value, f"{section}.{key}"
+    assert merged["render"] == yaml.safe_load((ROOT / "params.yaml").read_text())["render"]
+    p = params.load(workspace / "params.yaml")
+    resolution = p["prepare"].resolution
+    n_classes = len(p["prepare"].categories)
+    labels = {"labels": np.arange(8) % n_classes} if n_classes else {}
+    save_npz(workspace / "faces.npz", images=faces(resolution), **labels)
+
+    train(model, p[model], p["train"], workspace / "faces.npz", workspace / "model", workspace / "m.json", workspace / "h.csv", progress=False)
+    G, meta = load_generator(workspace / "model")
+    out = np.concatenate(list(generate(G, latents(2, meta["nz"], 0), labels=None)))
+    assert out.shape == (2, resolution, resolution, 3) and out.dtype == np.uint8
+
+
+def test_unknown_preset_is_named(workspace):
+    with pytest.raises(GanlabError, match="no preset 'nope'.*razzaq-cdcgan64"):
+        apply("nope", workspace)
+
+
+def test_bad_preset_leaves_params_yaml_alone(workspace):
+    before = (workspace / "params.yaml").read_text()
+    (workspace / "presets" / "broken.yaml").write_text("dcgan:\n  widht: 3\n")
+    with pytest.raises(GanlabError, match="dcgan.widht"):
+        apply("broken", workspace)
+    assert (workspace / "params.yaml").read_text() == before
