@@ -5,8 +5,10 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ganlab.models import REGISTRY
+from ganlab.models.progressive import schedule
 
 CLASSES = 4  # class count for conditional variants
 CASES = [(name, r) for name, variant in sorted(REGISTRY.items()) for r in variant.resolutions]
@@ -117,3 +119,84 @@ def test_conditional_labels_change_the_image():
         x = G(z, torch.arange(CLASSES))
     for i in range(1, CLASSES):
         assert not torch.allclose(x[0], x[i], atol=1e-4)
+
+
+def test_progressive_schedule():
+    """Stabilise at the start, then per doubling alpha rises 0 -> 1 over a fade-in phase and stays
+    1 over a stabilisation phase; the run ends, and stays, at the target resolution."""
+    p = small("progressive", start_resolution=8, phase_images=40, batch_size=8, batch_sizes=[8, 8, 8, 4, 4, 4, 4])
+    stages = [schedule(p, step, 32) for step in range(1, 50)]
+    resolutions = [s.resolution for s in stages]
+    assert resolutions == sorted(resolutions) and resolutions[0] == 8 and resolutions[-1] == 32
+    assert stages[:5] == [stages[0]] * 5 and stages[0].alpha == 1  # 40 images / 8 per step
+    fade = [s.alpha for s in stages[5:10]]  # 16 px fade-in
+    assert fade[0] == 0 and fade == sorted(fade) and fade[-1] < 1
+    assert {s.alpha for s in stages[10:15]} == {1.0} and {s.resolution for s in stages[10:15]} == {16}
+    assert stages[15].resolution == 32 and stages[15].alpha == 0 and stages[15].batch == 4
+    assert {s.alpha for s in stages[15:25]} != {1.0} and {s.alpha for s in stages[25:]} == {1.0}  # 40 / 4 = 10 fade steps
+    assert all(REGISTRY["progressive"].batch_size(p, step, 32) == s.batch for step, s in enumerate(stages, 1))
+
+
+def test_progressive_fade_in_starts_from_the_lower_resolution():
+    """At a phase boundary the new layers enter with alpha 0: the full-size output must equal
+    the previous stage's, i.e. the lower-resolution image upsampled (nearest)."""
+    torch.manual_seed(0)
+    p = small("progressive", start_resolution=8, phase_images=16, batch_size=8)
+    G, _ = build("progressive", p, 32)
+    G.eval()
+    z = torch.randn(3, p.nz)
+    step = next(s for s in range(1, 100) if schedule(p, s, 32).resolution == 16)  # first step at 16 px
+    before, after = schedule(p, step - 1, 32), schedule(p, step, 32)
+    assert (before.resolution, before.alpha, after.alpha) == (8, 1.0, 0.0)
+    with torch.no_grad():
+        G.set_stage(before.resolution, before.alpha)
+        low = G(z)
+        G.set_stage(after.resolution, after.alpha)
+        faded_in = G(z)
+        G.set_stage(after.resolution, 0.5)
+        halfway = G(z)
+    assert torch.allclose(low, faded_in, atol=1e-6)
+    blocky = F.interpolate(F.avg_pool2d(low, 4), scale_factor=4, mode="nearest")  # 8 px upsampled to 32
+    assert torch.allclose(low, blocky, atol=1e-6)
+    assert not torch.allclose(halfway, faded_in, atol=1e-4)
+
+
+def test_progressive_stage_lives_in_the_state_dict():
+    """The trainer saves only G.state_dict(): a rebuilt generator must resume the same stage."""
+    torch.manual_seed(0)
+    p = small("progressive", start_resolution=8)
+    G, _ = build("progressive", p, 32)
+    G.set_stage(16, 0.25)
+    G2, _ = build("progressive", p, 32)
+    G2.load_state_dict(G.state_dict())
+    z = torch.randn(2, p.nz)
+    with torch.no_grad():
+        assert torch.equal(G.eval()(z), G2.eval()(z))
+
+
+@pytest.mark.parametrize("resolution, alpha", [(8, 1.0), (16, 0.3), (32, 0.7), (32, 1.0)])
+def test_progressive_discriminator_at_every_stage(resolution, alpha):
+    p = small("progressive", start_resolution=8)
+    G, D = build("progressive", p, 32)
+    G.set_stage(resolution, alpha)
+    with torch.no_grad():
+        x = G(torch.randn(2, p.nz))
+        assert x.shape == (2, 3, 32, 32)
+        assert D(F.avg_pool2d(x, 32 // resolution), alpha).shape == (2,)
+
+
+def test_progressive_step_mid_fade_in():
+    """A training step halfway through a fade-in works at the new resolution and trains its layers."""
+    torch.manual_seed(0)
+    variant = REGISTRY["progressive"]
+    p = small("progressive", start_resolution=8, phase_images=16, batch_size=4)
+    G, D = build("progressive", p, 32)
+    opt_g, opt_d = variant.optimizers(p, G, D)
+    step = next(s for s in range(1, 100) if schedule(p, s, 32).alpha == 0.5)
+    new = [G.to_rgb["16"].weight, D.from_rgb["16"][0].weight]
+    before = [t.detach().clone() for t in new]
+    losses = variant.train_step(p, G, D, opt_g, opt_d, torch.rand(4, 3, 32, 32) * 2 - 1, lambda k: torch.randn(k, p.nz), None, step)
+    assert (losses["resolution"], losses["alpha"]) == (16, 0.5)
+    assert all(math.isfinite(v) for v in losses.values())
+    assert all(not torch.equal(a, b) for a, b in zip(before, new))
+    assert (int(G.stage_resolution), float(G.alpha)) == (16, 0.5)

@@ -3,6 +3,7 @@
 from ganlab.models.base import ModelParams, Variant
 from ganlab.models.cdcgan import CDCGAN
 from ganlab.models.dcgan import DCGAN
+from ganlab.models.progressive import Progressive
 from ganlab.models.wgan import WGAN
 from ganlab.models.wgan_gp import WGANGP
 
@@ -10,6 +11,7 @@ REGISTRY: dict[str, Variant] = {
     "dcgan": DCGAN(),
     "wgan": WGAN(),
     "wgan_gp": WGANGP(),
+    "progressive": Progressive(),
     "cdcgan": CDCGAN(),
 }
 

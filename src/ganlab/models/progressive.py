@@ -1,0 +1,285 @@
+"""Progressive growing of GANs (Karras et al. 2017) as seed 003 used it: from 16 px upward.
+
+Both networks exist at full size from the start; the schedule decides which part is in use.
+Training stabilises at `start_resolution`, then for every doubling fades the new layers in
+(alpha 0 -> 1 over one phase) and stabilises them (alpha 1 for one phase), each phase showing
+`phase_images` real images, until it reaches the data set's resolution and stays there. The
+stage is a pure function of the step (`schedule`), so a resumed run continues exactly; the
+generator keeps it in buffers so its state_dict alone reproduces its images, and it always
+returns the full resolution (the current output upsampled, nearest). The discriminator works at
+the current resolution and reads it from its input's size; it gets alpha as an argument.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganlab.losses import d_loss_wasserstein, drift_penalty, g_loss_wasserstein, gradient_penalty
+from ganlab.models.base import ModelParams, Variant
+from ganlab.params import ParamsError
+
+SIDES = (4, 8, 16, 32, 64, 128, 256)  # the resolutions batch_sizes is aligned with
+
+
+@dataclass(frozen=True)
+class ProgressiveParams(ModelParams):
+    batch_size: int = 32  # largest minibatch: batch_sizes entries above it are capped to it (seed 003 started at 32)
+    batch_sizes: list[int] = field(default_factory=lambda: [32, 32, 32, 32, 16, 16, 14])  # minibatch at 4, 8, ..., 256 px (seed 003: shrinking with resolution; Karras: 16 up to 128, 14 at 256)
+    nz: int = 512  # latent size (seed 003 and Karras et al.)
+    width: int = 128  # channels up to 32 px, halved per doubling above (Karras and seed 003: 512; 128 keeps a CPU run feasible)
+    start_resolution: int = 16  # resolution training starts at (seed 003: 16, faster than Karras's 4)
+    phase_images: int = 8000  # real images per fade-in and per stabilisation phase (Karras: 800k, seed 003: 5 CelebA epochs; 8000: 4 passes over the default 2000 images)
+    gp_weight: float = 10.0  # gradient penalty weight lambda (Karras et al.)
+    drift: float = 0.001  # weight of the drift term E[D(real)^2] that keeps critic scores near 0 (Karras et al.)
+    lr_g: float = 1e-3  # generator learning rate (Karras et al.)
+    lr_d: float = 1e-3  # discriminator learning rate (Karras et al.)
+    beta1: float = 0.0  # Adam beta1 (Karras et al.)
+    beta2: float = 0.99  # Adam beta2 (Karras et al.)
+    # Adam as in the paper rather than seed 003's RMSProp: the loss here is the paper's WGAN-GP with
+    # drift, and Adam(0, 0.99) is what that loss and equalized learning rate were tuned with; seed
+    # 003 paired RMSProp with a BCE loss.
+    optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Karras et al.; seed 003 used rmsprop
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.start_resolution not in SIDES:
+            raise ParamsError(f"start_resolution must be one of {', '.join(map(str, SIDES))}, got {self.start_resolution}")
+        if len(self.batch_sizes) != len(SIDES) or min(self.batch_sizes) <= 0:
+            raise ParamsError(f"batch_sizes must hold {len(SIDES)} positive sizes, for {', '.join(map(str, SIDES))} px; got {self.batch_sizes}")
+        for name in ("width", "phase_images"):
+            if getattr(self, name) <= 0:
+                raise ParamsError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("gp_weight", "drift"):
+            if getattr(self, name) < 0:
+                raise ParamsError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """Where the schedule is at one step: the working resolution, fade-in alpha and minibatch."""
+
+    resolution: int
+    alpha: float  # weight of the newest layers; 1 outside fade-in phases
+    batch: int
+
+
+def schedule(p: ProgressiveParams, step: int, target: int = SIDES[-1]) -> Stage:
+    """The stage at 1-based generator `step` of a run growing from p.start_resolution to `target`.
+
+    Phases: stabilise at the start resolution, then per doubling a fade-in and a stabilisation,
+    each of ceil(phase_images / batch) steps; the last stabilisation at `target` never ends.
+    """
+    phases = [(p.start_resolution, False)]
+    r = p.start_resolution
+    while r < target:
+        r *= 2
+        phases += [(r, True), (r, False)]
+    t = step - 1
+    for resolution, fading in phases:
+        batch = min(p.batch_size, p.batch_sizes[SIDES.index(resolution)])
+        n = math.ceil(p.phase_images / batch)
+        if t < n or (resolution == target and not fading):
+            return Stage(resolution, t / n if fading else 1.0, batch)
+        t -= n
+    raise AssertionError("unreachable: the last phase is open-ended")
+
+
+def channels_at(width: int, resolution: int) -> int:
+    """Feature maps at `resolution`: `width` up to 32 px, halved per doubling above (Karras)."""
+    return max(1, min(width, width * 32 // resolution))
+
+
+class EqConv2d(nn.Module):
+    """Convolution with equalized learning rate: N(0, 1) weights scaled by He's constant at run time.
+
+    Adam normalises updates per weight, so a weight's effective rate depends on its scale; keeping
+    all weights at unit scale makes every layer learn at the same speed (Karras et al. 4.1).
+    """
+
+    def __init__(self, cin: int, cout: int, kernel: int, gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin, kernel, kernel))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.scale = gain / math.sqrt(cin * kernel * kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.weight.shape[-1] // 2)
+
+
+class EqLinear(nn.Module):
+    """Linear layer with equalized learning rate (see EqConv2d)."""
+
+    def __init__(self, cin: int, cout: int, gain: float = math.sqrt(2)):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(cout, cin))
+        self.bias = nn.Parameter(torch.zeros(cout))
+        self.scale = gain / math.sqrt(cin)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight * self.scale, self.bias)
+
+
+class PixelNorm(nn.Module):
+    """Each pixel's feature vector scaled to unit mean square (Karras et al. 4.2): stops G's
+    and D's competition from escalating activation magnitudes."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-8)
+
+
+def minibatch_std(x: torch.Tensor) -> torch.Tensor:
+    """Append the batch's mean feature standard deviation as one constant map (Karras et al. 3):
+    lets D see a lack of variety across a batch, a symptom of mode collapse."""
+    std = x.var(0, unbiased=False).add(1e-8).sqrt().mean()  # one scalar
+    return torch.cat([x, std.expand(x.shape[0], 1, *x.shape[2:])], 1)  # (B, C + 1, H, W)
+
+
+def _conv(cin: int, cout: int, norm: bool) -> list[nn.Module]:
+    return [EqConv2d(cin, cout, 3), nn.LeakyReLU(0.2)] + ([PixelNorm()] if norm else [])
+
+
+def _lerp(low: torch.Tensor, high: torch.Tensor, alpha: float) -> torch.Tensor:
+    return high if alpha >= 1 else low + (high - low) * alpha
+
+
+def downsample(x: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Average-pool square images down to `resolution` (the identity at that size)."""
+    return F.avg_pool2d(x, x.shape[-1] // resolution) if x.shape[-1] > resolution else x
+
+
+class Generator(nn.Module):
+    """Latent -> 4x4 -> one block per doubling -> tanh image, always at `resolution` pixels.
+
+    Buffers `stage_resolution` and `alpha` select the blocks in use; set them with set_stage.
+    """
+
+    def __init__(self, nz: int, width: int, start: int, resolution: int, channels: int = 3):
+        super().__init__()
+        c4 = channels_at(width, 4)
+        self.nz, self.resolution, self.c4 = nz, resolution, c4
+        # the dense layer's gain sqrt(2)/4 follows Karras's code: 4x4 outputs per input
+        self.dense = nn.Sequential(PixelNorm(), EqLinear(nz, c4 * 16, gain=math.sqrt(2) / 4))  # (B, c4 * 16)
+        self.init = nn.Sequential(nn.LeakyReLU(0.2), PixelNorm(), *_conv(c4, c4, True))  # (B, c4, 4, 4)
+        self.blocks = nn.ModuleDict()  # "r": (B, c_{r/2}, r/2, r/2) -> (B, c_r, r, r)
+        r = 8
+        while r <= resolution:
+            self.blocks[str(r)] = nn.Sequential(
+                nn.Upsample(scale_factor=2, mode="nearest"), *_conv(channels_at(width, r // 2), channels_at(width, r), True), *_conv(channels_at(width, r), channels_at(width, r), True)
+            )
+            r *= 2
+        # toRGB only where an output can be taken: the start resolution and above
+        self.to_rgb = nn.ModuleDict({str(r): EqConv2d(channels_at(width, r), channels, 1, gain=1) for r in SIDES if start <= r <= resolution})
+        self.register_buffer("stage_resolution", torch.tensor(start))
+        self.register_buffer("alpha", torch.tensor(1.0))
+
+    def set_stage(self, resolution: int, alpha: float) -> None:
+        """Work at `resolution`, fading its layers in with weight `alpha` (1: fully in)."""
+        self.stage_resolution.fill_(resolution)
+        self.alpha.fill_(alpha)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        r, alpha = int(self.stage_resolution), float(self.alpha)
+        h = self.init(self.dense(z).view(-1, self.c4, 4, 4))  # (B, c4, 4, 4)
+        prev = h
+        for side in range(3, int(math.log2(r)) + 1):
+            prev, h = h, self.blocks[str(2**side)](h)  # (B, c_r, r, r) at the end
+        out = self.to_rgb[str(r)](h)  # (B, C, r, r)
+        if alpha < 1:  # fade in: blend with the previous resolution's output, upsampled
+            out = _lerp(F.interpolate(self.to_rgb[str(r // 2)](prev), scale_factor=2, mode="nearest"), out, alpha)
+        out = torch.tanh(out)  # seed 003's output activation; keeps images in [-1, 1]
+        return F.interpolate(out, scale_factor=self.resolution // r, mode="nearest") if r < self.resolution else out  # (B, C, R, R)
+
+
+class Discriminator(nn.Module):
+    """Image at the current resolution -> fromRGB -> one block per halving -> minibatch std -> score."""
+
+    def __init__(self, width: int, start: int, resolution: int, channels: int = 3):
+        super().__init__()
+        self.from_rgb = nn.ModuleDict({str(r): nn.Sequential(EqConv2d(channels, channels_at(width, r), 1), nn.LeakyReLU(0.2)) for r in SIDES if start <= r <= resolution})
+        self.blocks = nn.ModuleDict()  # "r": (B, c_r, r, r) -> (B, c_{r/2}, r/2, r/2)
+        r = 8
+        while r <= resolution:
+            self.blocks[str(r)] = nn.Sequential(*_conv(channels_at(width, r), channels_at(width, r), False), *_conv(channels_at(width, r), channels_at(width, r // 2), False), nn.AvgPool2d(2))
+            r *= 2
+        c4 = channels_at(width, 4)
+        self.final = nn.Sequential(
+            *_conv(c4 + 1, c4, False),  # (B, c4, 4, 4), after minibatch_std's extra map
+            nn.Flatten(),
+            EqLinear(c4 * 16, c4),
+            nn.LeakyReLU(0.2),
+            EqLinear(c4, 1, gain=1),  # (B, 1): the score
+        )
+
+    def forward(self, x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
+        r = x.shape[-1]
+        h = self.from_rgb[str(r)](x)  # (B, c_r, r, r)
+        if r > 4:
+            h = self.blocks[str(r)](h)  # (B, c_{r/2}, r/2, r/2)
+            if alpha < 1:  # fade in: blend with the previous resolution's input path
+                h = _lerp(self.from_rgb[str(r // 2)](F.avg_pool2d(x, 2)), h, alpha)
+            for side in range(int(math.log2(r)) - 1, 2, -1):
+                h = self.blocks[str(2**side)](h)  # down to (B, c4, 4, 4)
+        return self.final(minibatch_std(h)).view(-1)
+
+
+class Progressive(Variant):
+    """Progressive growing with the paper's loss: WGAN-GP plus the drift term, one critic step."""
+
+    Params = ProgressiveParams
+
+    def build(self, p: ProgressiveParams, resolution: int, channels: int = 3, num_classes: int = 0):
+        if p.start_resolution > resolution:
+            raise ValueError(f"progressive: start_resolution {p.start_resolution} is above the data's {resolution} px")
+        G = Generator(p.nz, p.width, p.start_resolution, resolution, channels)
+        stage = schedule(p, 1, resolution)
+        G.set_stage(stage.resolution, stage.alpha)
+        return G, Discriminator(p.width, p.start_resolution, resolution, channels)
+
+    def batch_size(self, p, step, target: int = SIDES[-1]):
+        """The minibatch at `step`. The trainer does not pass the data's resolution, so the
+        schedule is read as growing towards 256 px; it matches the real one until the last
+        stabilisation at the data's resolution has shown phase_images images."""
+        return schedule(p, step, target).batch
+
+    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
+        stage = schedule(p, step, real.shape[-1])
+        r, alpha = stage.resolution, stage.alpha
+        G.set_stage(r, alpha)
+        real = downsample(real, r)  # (B, C, r, r)
+        if alpha < 1:  # reals fade like fakes: the previous resolution's image, upsampled (Karras)
+            real = _lerp(F.interpolate(F.avg_pool2d(real, 2), scale_factor=2, mode="nearest"), real, alpha)
+        n = real.shape[0]
+
+        def critic(x):
+            return D(x, alpha)
+
+        with torch.no_grad():
+            fake = downsample(G(noise(n)), r)  # exactly the r-pixel output: pooling undoes nearest upsampling
+        real_scores, fake_scores = critic(real), critic(fake)
+        wasserstein = d_loss_wasserstein(real_scores, fake_scores)
+        gp = gradient_penalty(critic, real, fake, p.gp_weight)
+        loss_d = wasserstein + gp + drift_penalty(real_scores, p.drift)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        loss_g = g_loss_wasserstein(critic(downsample(G(noise(n)), r)))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        return {
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "wasserstein": -wasserstein.item(),  # mean(real) - mean(fake)
+            "gp": gp.item(),  # the weighted gradient penalty
+            "d_real": real_scores.mean().item(),  # mean critic score of reals
+            "d_fake": fake_scores.mean().item(),  # mean critic score of fakes before the G update
+            "resolution": float(r),  # the working resolution of this step
+            "alpha": alpha,  # fade-in weight of the newest layers
+        }
