@@ -250,7 +250,7 @@ class Progressive(Variant):
     def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
         stage = schedule(p, step, real.shape[-1])
         r, alpha = stage.resolution, stage.alpha
-        G.set_stage(r, alpha)
+        getattr(G, "module", G).set_stage(r, alpha)  # G may come wrapped (DistributedDataParallel)
         real = downsample(real, r)  # (B, C, r, r)
         if alpha < 1:  # reals fade like fakes: the previous resolution's image, upsampled (Karras)
             real = _lerp(F.interpolate(F.avg_pool2d(real, 2), scale_factor=2, mode="nearest"), real, alpha)
