@@ -3,9 +3,10 @@
 Seed 000's critic is five stride-2 convolutions (batch norm, LeakyReLU) and a linear score; its
 generator a linear layer and five stride-2 transposed convolutions (batch norm, ReLU, tanh).
 Five halvings fix the smallest feature map at R/32: 1x1 at 32 px, 2x2 at 64 (seed 000's first
-size), 4x4 at 128 (the size it kept), 8x8 at 256 (where seed 000 saw several faces per image:
-an 8x8 map is coarse for a face layout). Below 32 px five halvings do not fit, so 16 px is not
-offered. The same two modules, with a depth argument, serve wgan_gp.
+size), 4x4 at 128 (the size it kept), 8x8 at 256, where seed 000 saw several faces per image:
+each of the 8x8 critic features sees only a 94 px window and only the linear score relates them.
+Below 32 px five halvings do not fit, so 16 px is not offered. The same two modules, with a
+depth argument, serve wgan_gp.
 """
 
 from __future__ import annotations
