@@ -1,4 +1,4 @@
-"""DVC stage prepare: resize the crops and store them with their attributes in one npz."""
+"""DVC stage prepare: select, resize and store the crops with their attributes and labels in one npz."""
 
 from ganlab import cli, params
 from ganlab.prepare import prepare
@@ -6,7 +6,8 @@ from ganlab.prepare import prepare
 
 def main() -> None:
     a = cli.stage_args(__doc__, "crops", "raw", "out")
-    prepare(a.crops, a.raw, a.out, params.load(a.params)["prepare"])
+    s = prepare(a.crops, a.raw, a.out, params.load(a.params)["prepare"])
+    print(f"prepare: {s['images']} images of {s['size']}" + (f", categories {s['categories']}" if "categories" in s else ""))
 
 
 if __name__ == "__main__":

@@ -1,32 +1,33 @@
-"""The crop stage: MTCNN over the raw images, a square crop around the most confident face."""
+"""The crop stage: a square crop around the most confident MTCNN face, the central square, or the
+whole image, of every raw image.
+
+Worker processes decode the images (EXIF-upright 8-bit RGB, see ganlab.data.decode) in file
+order; the main process groups equal-size images into batches for MTCNN, which runs a whole
+batch through each pyramid scale at once. Files that cannot be decoded are listed, with the
+reason, in rejects.csv; the same inputs give byte-identical crops and CSVs.
+"""
 
 from __future__ import annotations
 
 import csv
+import multiprocessing
 import sys
+import threading
 import time
-from collections import defaultdict
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 from tqdm import tqdm
 
+from ganlab.data.decode import IMAGE_SUFFIXES, decode_job, load_rgb, reason, workers
 from ganlab.errors import GanlabError
-from ganlab.faces import best_faces, iou, load_mtcnn, square_crop_box
-from ganlab.generator import pick_device
 from ganlab.io import atomic_path, write_json
 from ganlab.params import CropParams
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 BOX_FIELDS = ("image_id", "face", "prob", "x1", "y1", "x2", "y2", "crop_x1", "crop_y1", "crop_x2", "crop_y2")
-
-
-def open_rgb(path: Path) -> Image.Image:
-    """Decode fully (so a truncated file fails here, not later), upright by EXIF, as RGB."""
-    with Image.open(path) as im:
-        im.load()
-        return ImageOps.exif_transpose(im).convert("RGB")
+_BUFFERED = 4  # at most this many batches of decoded images wait for MTCNN at once
 
 
 def read_true_boxes(path: Path) -> dict[str, tuple[float, ...]]:
@@ -37,64 +38,159 @@ def read_true_boxes(path: Path) -> dict[str, tuple[float, ...]]:
 def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict]) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=fields)
+            w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
             w.writeheader()
             w.writerows(rows)
 
 
-def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Path, p: CropParams, progress: bool = True) -> dict:
-    """Detect and crop the face of every image in raw_dir/images into out_dir/images (PNG).
+def square_box(box, margin: float) -> tuple[int, int, int, int]:
+    """A square of integer side around the box's centre, the box's longer side plus `margin` of it on each side."""
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    side = round(max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin))
+    x1, y1 = round(cx - side / 2), round(cy - side / 2)
+    return (x1, y1, x1 + side, y1 + side)
 
-    out_dir/boxes.csv lists every readable image (face 0 where none passed p.min_prob);
-    out_dir/rejects.csv lists files that could not be read, with the reason.
+
+def center_box(width: int, height: int, fraction: float) -> tuple[int, int, int, int]:
+    """The central square whose side is `fraction` of the shorter side."""
+    side = max(1, round(min(width, height) * fraction))
+    x1, y1 = (width - side) // 2, (height - side) // 2
+    return (x1, y1, x1 + side, y1 + side)
+
+
+def decoded(files: list[Path], p: CropParams, pool, ahead: int) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+    """(name, RGB array or None, reject reason or None) of every file, in file order.
+
+    At most `ahead` images are decoded but not yet consumed: the pool's feeder thread waits on
+    a semaphore, so 200k decoded images never pile up in memory while MTCNN catches up.
+    """
+    room = threading.Semaphore(ahead)
+
+    def jobs() -> Iterator[tuple[str, int, int]]:
+        for f in files:
+            room.acquire()
+            yield (str(f), p.max_side, p.max_pixels)
+
+    try:
+        for result in pool.imap(decode_job, jobs(), chunksize=4):
+            room.release()
+            yield result
+    finally:  # on an error, unblock the feeder so the pool can shut down
+        for _ in files:
+            room.release()
+
+
+def _save(im: np.ndarray, box: tuple[int, int, int, int], path: Path) -> None:
+    Image.fromarray(im).crop(box).save(path)  # PIL pads outside the frame with black
+
+
+def _plain_job(job: tuple[str, str, str, float, int, int]) -> tuple[str, dict | None, str | None]:
+    """Pool worker for modes center and none: decode, crop, save; (name, box row, reject reason)."""
+    path, out, mode, fraction, max_side, max_pixels = job
+    name = Path(path).name
+    try:
+        im = load_rgb(path, max_side, max_pixels)
+    except Exception as e:
+        return name, None, reason(e)
+    h, w = im.shape[:2]
+    box = center_box(w, h, fraction) if mode == "center" else (0, 0, w, h)
+    _save(im, box, Path(out) / f"{Path(path).stem}.png")
+    return name, {"image_id": name, "face": 1, "prob": "", **dict(zip(BOX_FIELDS[7:], box))}, None
+
+
+def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Path, p: CropParams, progress: bool = True) -> dict:
+    """Crop every image in raw_dir/images into out_dir/images (PNG, named by the file's stem).
+
+    out_dir/boxes.csv lists every readable image (face 0 where MTCNN found none above
+    p.min_prob); out_dir/rejects.csv lists files that could not be read, and the raw layout's
+    skipped.csv entries, with the reason.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     files = sorted(f for f in (raw_dir / "images").iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) if (raw_dir / "images").is_dir() else []
     if not files:
         raise GanlabError(f"no images found in {raw_dir / 'images'}")
+    stems = [f.stem for f in files]
+    if len(set(stems)) != len(stems):  # crops are PNGs named by stem: a.jpg and a.png would collide
+        dup = next(s for s in stems if stems.count(s) > 1)
+        raise GanlabError(f"two images in {raw_dir / 'images'} share the name {dup} (with different suffixes)")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    mtcnn = load_mtcnn(pick_device())
+    for old in (out_dir / "images").iterdir():  # a re-run must not keep crops of images since removed
+        old.unlink()
 
     rows, rejects = [], []
-    start = time.time()
-    bar = tqdm(total=len(files), desc="crop (MTCNN)", unit="img", disable=not progress)
-    for i in range(0, len(files), p.batch_size):
-        by_size: dict[tuple[int, int], list[tuple[Path, Image.Image]]] = defaultdict(list)
-        for f in files[i : i + p.batch_size]:
-            try:
-                im = open_rgb(f)
-            except Exception as e:  # PIL raises many types for bad files; each is reported, none stops the run
-                reason = f"{type(e).__name__}: {e}".splitlines()[0]
-                print(f"warning: skipping unreadable image {f}: {reason}", file=sys.stderr)
-                rejects.append({"file": f.name, "reason": reason})
-                continue
-            by_size[im.size].append((f, im))
-        for group in by_size.values():
-            for (f, im), (box, prob) in zip(group, best_faces(mtcnn, [im for _, im in group])):
-                row = {"image_id": f.name, "face": 0, "prob": round(prob, 5)}
-                if box is not None and prob >= p.min_prob:
-                    crop = square_crop_box(box, p.margin)
-                    im.crop(crop).save(out_dir / "images" / f"{f.stem}.png")  # PIL pads outside the frame with black
-                    row.update(face=1, **dict(zip(BOX_FIELDS[3:7], np.round(box, 1))), **dict(zip(BOX_FIELDS[7:], crop)))
-                rows.append(row)
-        bar.update(min(p.batch_size, len(files) - i))
+    bar = tqdm(total=len(files), desc=f"crop ({p.mode})", unit="img", disable=not progress)
+    start = time.perf_counter()
+    # spawn: safe with torch threads in the parent, and the same on Linux, macOS and Windows
+    with multiprocessing.get_context("spawn").Pool(workers(p.workers)) as pool:
+        if p.mode == "mtcnn":
+            _crop_mtcnn(files, out_dir / "images", p, pool, rows, rejects, bar)
+        else:
+            jobs = [(str(f), str(out_dir / "images"), p.mode, p.center_fraction, p.max_side, p.max_pixels) for f in files]
+            for name, row, why in pool.imap(_plain_job, jobs, chunksize=8):
+                _reject(rejects, name, why) if why else rows.append(row)
+                bar.update()
+    seconds = time.perf_counter() - start
     bar.close()
-    seconds = time.time() - start
 
+    if (raw_dir / "skipped.csv").exists():
+        with open(raw_dir / "skipped.csv", newline="") as f:
+            rejects += [{"file": r["file"], "reason": r["reason"]} for r in csv.DictReader(f)]
     rows.sort(key=lambda r: r["image_id"])
+    rejects.sort(key=lambda r: r["file"])
     _write_csv(out_dir / "boxes.csv", BOX_FIELDS, rows)
     _write_csv(out_dir / "rejects.csv", ("file", "reason"), rejects)
-    faces = [r for r in rows if r["face"]]
+    kept = [r for r in rows if r["face"]]
     metrics = {
+        "mode": p.mode,
         "images": len(files),
         "rejected": len(rejects),
-        "faces": len(faces),
-        "detection_rate": round(len(faces) / max(1, len(rows)), 4),
+        "faces": len(kept),
+        "detection_rate": round(len(kept) / max(1, len(rows)), 4),
         "images_per_second": round(len(files) / seconds, 2),
     }
-    if (raw_dir / "true_boxes.csv").exists():  # the synthetic set knows where its faces are
+    if p.mode == "mtcnn" and (raw_dir / "true_boxes.csv").exists():  # the synthetic set knows where its faces are
+        from ganlab.faces import iou
+
         truth = read_true_boxes(raw_dir / "true_boxes.csv")
-        ious = [iou([r[k] for k in BOX_FIELDS[3:7]], truth[r["image_id"]]) for r in faces if r["image_id"] in truth]
+        ious = [iou([r[k] for k in BOX_FIELDS[3:7]], truth[r["image_id"]]) for r in kept if r["image_id"] in truth]
         metrics["mean_iou"] = round(float(np.mean(ious)), 4) if ious else 0.0
     write_json(metrics_path, metrics)
     return metrics
+
+
+def _reject(rejects: list[dict], name: str, why: str) -> None:
+    print(f"warning: skipping unreadable image {name}: {why}", file=sys.stderr)
+    rejects.append({"file": name, "reason": why})
+
+
+def _crop_mtcnn(files: list[Path], out: Path, p: CropParams, pool, rows: list[dict], rejects: list[dict], bar) -> None:
+    """Batched MTCNN over equal-size decoded images; crops saved as out/<stem>.png."""
+    from ganlab.faces import best_faces, load_mtcnn  # late: torch stays out of the decode workers
+    from ganlab.generator import pick_device
+
+    mtcnn = load_mtcnn(pick_device())
+    waiting: dict[tuple[int, ...], list[tuple[str, np.ndarray]]] = {}
+
+    def run(shape: tuple[int, ...]) -> None:
+        group = waiting.pop(shape)
+        for (name, im), (box, prob) in zip(group, best_faces(mtcnn, np.stack([im for _, im in group]))):
+            row = {"image_id": name, "face": 0, "prob": round(prob, 5)}
+            if box is not None and prob >= p.min_prob:
+                crop = square_box(box, p.margin)
+                _save(im, crop, out / f"{Path(name).stem}.png")
+                row.update(face=1, **dict(zip(BOX_FIELDS[3:7], np.round(box, 1))), **dict(zip(BOX_FIELDS[7:], crop)))
+            rows.append(row)
+        bar.update(len(group))
+
+    for name, im, why in decoded(files, p, pool, ahead=_BUFFERED * p.batch_size):
+        if why:
+            _reject(rejects, name, why)
+            bar.update()
+            continue
+        waiting.setdefault(im.shape, []).append((name, im))
+        if len(waiting[im.shape]) == p.batch_size:
+            run(im.shape)
+        elif sum(map(len, waiting.values())) >= _BUFFERED * p.batch_size:  # many sizes: run the fullest group
+            run(max(waiting, key=lambda s: len(waiting[s])))
+    for shape in list(waiting):
+        run(shape)

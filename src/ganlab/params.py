@@ -30,35 +30,86 @@ def _positive(where: str, value: float) -> None:
 
 @dataclass(frozen=True)
 class DataParams:
-    source: Literal["synthetic"] = "synthetic"  # where the images come from; "synthetic" needs no download
+    source: Literal["synthetic", "celeba", "lsun_bedroom", "folder"] = "synthetic"  # where the images come from; "synthetic" needs no download
     count: int = 2000  # images the synthetic renderer draws
     seed: int = 0  # seed of the synthetic renderer: the same seed and count give the same files
+    path: str | None = None  # celeba / lsun_bedroom / folder: a local folder or zip; null: download (Kaggle API, torchvision)
+    cache: str | None = None  # where network downloads are kept; null: ~/.cache/ganlab
+    limit: int = 0  # real sources: keep only the first `limit` images by name (a quick trial); 0: all
+    verify: bool = True  # check files against their published MD5s (torchvision's CelebA list); false: accept other copies
+    max_unpacked_gb: float = 64.0  # refuse a zip whose members would unpack to more than this (decompression bombs)
 
     def __post_init__(self) -> None:
         _positive("data.count", self.count)
+        _positive("data.max_unpacked_gb", self.max_unpacked_gb)
+        if self.limit < 0:
+            raise ParamsError(f"data.limit must be >= 0, got {self.limit}")
+        if self.source == "folder" and not self.path:
+            raise ParamsError("data.path must name a folder or zip of images when data.source is 'folder'")
 
 
 @dataclass(frozen=True)
 class CropParams:
-    margin: float = 0.15  # share of the face box side added on each side of the square crop
-    min_prob: float = 0.9  # faces MTCNN is less sure of than this are listed as "no face"
-    batch_size: int = 32  # images per MTCNN call (equal-size images are batched on one pyramid)
+    mode: Literal["mtcnn", "center", "none"] = "mtcnn"  # mtcnn: around the detected face; center: central square; none: whole image
+    margin: float = 0.15  # mtcnn: share of the face box side added on each side of the square crop
+    min_prob: float = 0.9  # mtcnn: faces MTCNN is less sure of than this are listed as "no face"
+    batch_size: int = 16  # images per MTCNN call (equal-size images are batched on one pyramid; 8-16 run fastest on CPU)
+    center_fraction: float = 1.0  # center: side of the square as a share of the image's shorter side
+    workers: int = 0  # decoding processes; 0: one per CPU core but one
+    max_side: int = 2048  # larger images are shrunk to this longer side before detection and cropping
+    max_pixels: int = 100_000_000  # images with more pixels are rejected unread (decompression bombs)
 
     def __post_init__(self) -> None:
         if not 0 <= self.margin <= 1:
             raise ParamsError(f"crop.margin must be in [0, 1], got {self.margin}")
         if not 0 < self.min_prob <= 1:
             raise ParamsError(f"crop.min_prob must be in (0, 1], got {self.min_prob}")
-        _positive("crop.batch_size", self.batch_size)
+        if not 0 < self.center_fraction <= 1:
+            raise ParamsError(f"crop.center_fraction must be in (0, 1], got {self.center_fraction}")
+        if self.workers < 0:
+            raise ParamsError(f"crop.workers must be >= 0, got {self.workers}")
+        for name in ("batch_size", "max_side", "max_pixels"):
+            _positive(f"crop.{name}", getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str  # the label's name, stored in category_names
+    where: str  # attribute expression, e.g. "Attractive and not Male and (Big_Lips or not Smiling)"
+
+    def __post_init__(self) -> None:
+        from ganlab.data.select import compile_expression  # late: ganlab.data imports this module
+
+        compile_expression(self.where, f"prepare.categories '{self.name}'")
 
 
 @dataclass(frozen=True)
 class PrepareParams:
-    resolution: int = 64  # side of the square training images, in pixels
+    resolution: int = 64  # output height in pixels (the width too when aspect is "1:1")
+    aspect: Literal["1:1", "218:178"] = "1:1"  # height:width of the output; 218:178 is CelebA's aligned frame
+    partition: Literal["all", "train", "valid", "test"] = "all"  # CelebA's evaluation partition to keep
+    where: str | None = None  # keep only images whose attributes satisfy this expression, e.g. "Attractive"
+    max_images: int = 0  # keep the first max_images (by image id) of the selection; 0: all
+    categories: list[Category] = field(default_factory=list)  # label i: the first category an image matches; unmatched images are dropped
+    workers: int = 0  # resizing processes; 0: one per CPU core but one
 
     def __post_init__(self) -> None:
-        if self.resolution not in (16, 32, 64, 128, 256):
-            raise ParamsError(f"prepare.resolution must be one of 16, 32, 64, 128, 256, got {self.resolution}")
+        if self.resolution not in RESOLUTIONS:
+            raise ParamsError(f"prepare.resolution must be one of {', '.join(map(str, RESOLUTIONS))}, got {self.resolution}")
+        if self.max_images < 0:
+            raise ParamsError(f"prepare.max_images must be >= 0, got {self.max_images}")
+        if self.workers < 0:
+            raise ParamsError(f"prepare.workers must be >= 0, got {self.workers}")
+        if self.where is not None:
+            from ganlab.data.select import compile_expression
+
+            compile_expression(self.where, "prepare.where")
+        names = [c.name for c in self.categories]
+        if len(set(names)) != len(names):
+            raise ParamsError(f"prepare.categories: duplicate names in {names}")
+
+
+RESOLUTIONS = (16, 32, 64, 80, 128, 256)  # seed 002 trained at 80 px
 
 
 @dataclass(frozen=True)

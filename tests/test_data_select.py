@@ -1,0 +1,88 @@
+"""Selection: attribute expressions, categories, partition and cap, and their params validation."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from ganlab import params
+from ganlab.data.select import evaluate
+from ganlab.params import Category, ParamsError, PrepareParams
+from ganlab.prepare import output_size, select
+
+NAMES = ["Attractive", "Male", "Smiling"]
+ROWS = np.array([[1, -1, 1], [1, 1, -1], [-1, -1, -1], [1, -1, -1]], dtype=np.int8)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    "text, mask",
+    [
+        ("Attractive", [1, 1, 0, 1]),
+        ("not Male", [1, 0, 1, 1]),
+        ("Attractive and not Male or Smiling", [1, 0, 0, 1]),  # and binds tighter than or
+        ("Attractive and (Male or Smiling)", [1, 1, 0, 0]),
+        ("not not Smiling", [1, 0, 0, 0]),
+    ],
+)
+def test_expressions(text, mask):
+    assert evaluate(text, ROWS, NAMES, "t").tolist() == [bool(m) for m in mask]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("Attractive and", "ends too early"),
+        ("(Male", "missing"),
+        ("Male Smiling", "unexpected 'Smiling'"),
+        ("Male & Smiling", "unexpected '&'"),
+        ("", "empty"),
+    ],
+)
+def test_syntax_errors_fail_at_params_load(text, message):
+    with pytest.raises(ParamsError, match=message):
+        PrepareParams(where=text)
+
+
+def test_unknown_attribute_is_named_with_a_suggestion():
+    with pytest.raises(ParamsError, match="unknown attribute 'Smilling'; did you mean 'Smiling'"):
+        evaluate("Smilling", ROWS, NAMES, "prepare.where")
+
+
+def test_categories_first_match_wins_unmatched_dropped_and_cap():
+    p = PrepareParams(categories=[Category("smiling", "Smiling"), Category("attractive", "Attractive")], max_images=2)
+    ids = ["a", "b", "c", "d"]
+    attrs = dict(zip(ids, ROWS.tolist()))
+    index, labels = select(ids, NAMES, attrs, {}, p)
+    assert index == [0, 1] and labels.tolist() == [0, 1]  # 'a' is both: the first category; 'c' none
+    index, labels = select(ids, NAMES, attrs, {"a": 0, "b": 2, "c": 0, "d": 0}, PrepareParams(partition="train", where="Attractive"))
+    assert index == [0, 3] and labels is None
+
+
+def test_partition_needs_partition_file():
+    from ganlab.errors import GanlabError
+
+    with pytest.raises(GanlabError, match="partition.csv"):
+        select(["a"], NAMES, {}, {}, PrepareParams(partition="test"))
+
+
+def test_seed002_preset_and_params(tmp_path):
+    preset = yaml.safe_load((ROOT / "presets/celeba_seed002.yaml").read_text())
+    repo = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for section, values in preset.items():
+        repo[section].update(values)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(repo))
+    p = params.load(tmp_path / "params.yaml")
+    assert [c.name for c in p["prepare"].categories] == ["attractive_female", "attractive_male", "female_high_cheekbones", "female_big_lips"]
+    assert p["prepare"].resolution == 80 and p["data"].source == "celeba"
+    assert params.load(ROOT / "params.yaml")["prepare"].categories == []  # the default filters nothing
+
+
+def test_output_sizes():
+    assert output_size(PrepareParams(resolution=80)) == (80, 80)
+    assert output_size(PrepareParams(resolution=256, aspect="218:178")) == (209, 256)
+    with pytest.raises(ParamsError, match="prepare.resolution"):
+        PrepareParams(resolution=48)
+    with pytest.raises(ParamsError, match="data.path"):
+        params.DataParams(source="folder")
