@@ -1,23 +1,38 @@
 """Data sources: each writes the raw layout the crop stage reads.
 
-The raw layout: images/ (one file per image), attributes.csv (CelebA's format: image_id, then
-one -1/1 column per attribute) and, where the source knows them, true_boxes.csv.
+The raw layout: images/ (one file per image, under its original file name), attributes.csv
+(CelebA's format: image_id, then one -1/1 column per attribute; absent where the source has no
+attributes), partition.csv (image_id,partition with CelebA's 0 train / 1 valid / 2 test) where
+the source has one, skipped.csv (file,reason) listing files that are not images, and, for the
+synthetic set, true_boxes.csv.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
+from ganlab.data.sources import write_celeba, write_folder, write_lsun_bedroom
 from ganlab.io import atomic_dir
 from ganlab.params import DataParams
+
+
+def _synthetic(p: DataParams, out: Path, progress: bool = True) -> None:
+    from ganlab.data.synthetic import write_synthetic
+
+    write_synthetic(out, p.count, p.seed, progress=progress)
+
+
+# data.source -> the function writing that source's raw layout into a folder
+SOURCES: dict[str, Callable[[DataParams, Path, bool], None]] = {
+    "synthetic": _synthetic,
+    "celeba": write_celeba,
+    "lsun_bedroom": write_lsun_bedroom,
+    "folder": write_folder,
+}
 
 
 def download(p: DataParams, out_dir: str | Path, progress: bool = True) -> None:
     """Materialise the configured source in out_dir; the folder appears only when complete."""
     with atomic_dir(out_dir) as tmp:
-        if p.source == "synthetic":
-            from ganlab.data.synthetic import write_synthetic
-
-            write_synthetic(tmp, p.count, p.seed, progress=progress)
-        else:  # params validation allows only known sources; this guards a new one left unwired
-            raise NotImplementedError(p.source)
+        SOURCES[p.source](p, tmp, progress)
