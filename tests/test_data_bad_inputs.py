@@ -124,5 +124,5 @@ def test_rerun_is_byte_identical(cropped, tmp_path):
             assert a.read_bytes() == b.read_bytes(), a.name
     prepare(root / "crops", root / "raw", tmp_path / "a.npz", PrepareParams(resolution=32), progress=False)
     prepare(tmp_path / "crops", root / "raw", tmp_path / "b.npz", PrepareParams(resolution=32), progress=False)
-    a, b = load_dataset(tmp_path / "a.npz"), load_dataset(tmp_path / "b.npz")
-    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert len(load_dataset(tmp_path / "a.npz")["images"]) >= 1

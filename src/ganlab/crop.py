@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
+import os
 import sys
 import threading
 import time
@@ -165,15 +166,29 @@ def _reject(rejects: list[dict], name: str, why: str) -> None:
 
 def _crop_mtcnn(files: list[Path], out: Path, p: CropParams, pool, rows: list[dict], rejects: list[dict], bar) -> None:
     """Batched MTCNN over equal-size decoded images; crops saved as out/<stem>.png."""
-    from ganlab.faces import best_faces, load_mtcnn  # late: torch stays out of the decode workers
+    import torch  # late, with the two below: torch stays out of the decode workers
+
+    from ganlab.faces import best_faces, load_mtcnn
     from ganlab.generator import pick_device
 
     mtcnn = load_mtcnn(pick_device())
+    # The decode workers take their cores; more torch threads than the cores left over make
+    # MTCNN's small convolutions spin and wait (10x slower on a busy 2-core machine).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 2) - workers(p.workers)))
+    try:
+        _detect_all(files, out, p, pool, rows, rejects, bar, lambda batch: best_faces(mtcnn, batch))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _detect_all(files: list[Path], out: Path, p: CropParams, pool, rows: list[dict], rejects: list[dict], bar, detect) -> None:
+    """Group decoded images by size; `detect` (a uint8 NHWC batch -> [(box, prob)]) runs per full group."""
     waiting: dict[tuple[int, ...], list[tuple[str, np.ndarray]]] = {}
 
     def run(shape: tuple[int, ...]) -> None:
         group = waiting.pop(shape)
-        for (name, im), (box, prob) in zip(group, best_faces(mtcnn, np.stack([im for _, im in group]))):
+        for (name, im), (box, prob) in zip(group, detect(np.stack([im for _, im in group]))):
             row = {"image_id": name, "face": 0, "prob": round(prob, 5)}
             if box is not None and prob >= p.min_prob:
                 crop = square_box(box, p.margin)
