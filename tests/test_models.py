@@ -59,7 +59,7 @@ def test_one_step_changes_both_networks(name):
     opt_g, opt_d = variant.optimizers(p, G, D)
     g0 = [t.detach().clone() for t in G.parameters()]
     d0 = [t.detach().clone() for t in D.parameters()]
-    n = variant.batch_size(p, 1)  # n_critic variants take one real batch per critic step
+    n = variant.batch_size(p, 1, 32)  # n_critic variants take one real batch per critic step
     real = torch.rand(n, 3, 32, 32) * 2 - 1
     losses = variant.train_step(p, G, D, opt_g, opt_d, real, lambda k: torch.randn(k, p.nz), labels_for(name, n), 1)
     assert {"loss_d", "loss_g"} <= set(losses)
@@ -93,7 +93,7 @@ def test_critic_scores_reals_above_fakes(name):
     opt_g, opt_d = variant.optimizers(p, G, D)
     noise = lambda n: torch.randn(n, p.nz)  # noqa: E731
     for _ in range(5):
-        real = (0.8 + 0.1 * torch.randn(variant.batch_size(p, 1), 3, 32, 32)).clamp(-1, 1)
+        real = (0.8 + 0.1 * torch.randn(variant.batch_size(p, 1, 32), 3, 32, 32)).clamp(-1, 1)
         variant.train_step(p, G, D, opt_g, opt_d, real, noise)
     with torch.no_grad():
         assert D(real[:8]).mean() > D(G(noise(8))).mean()

@@ -199,7 +199,8 @@ def train(
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         ids = [device.index] if device.type == "cuda" else None
-        G, D = DDP(G, device_ids=ids), DDP(D, device_ids=ids)
+        # progressive growing leaves the layers of later stages unused until they fade in
+        G, D = DDP(G, device_ids=ids, find_unused_parameters=True), DDP(D, device_ids=ids, find_unused_parameters=True)
 
     meta = {
         "model": model,
@@ -224,7 +225,7 @@ def train(
         losses: dict[str, float] = {}
         bar = tqdm(range(start_step, mp.steps + 1), desc=f"train {model}", unit="step", disable=not (progress and lead), initial=start_step - 1, total=mp.steps)
         for step in bar:
-            bs = variant.batch_size(mp, step)
+            bs = variant.batch_size(mp, step, resolution)
             if cursor + bs * world > n:  # a new epoch: reshuffle, drop the ragged tail
                 order, cursor = torch.randperm(n, generator=order_gen), 0
             index = order[cursor + rank * bs : cursor + (rank + 1) * bs]

@@ -57,8 +57,9 @@ class Variant:
         """One optimiser per network, of the kind p.optimizer names."""
         return _optimizer(p, G.parameters(), p.lr_g), _optimizer(p, D.parameters(), p.lr_d)
 
-    def batch_size(self, p: ModelParams, step: int) -> int:
-        """Real images for `step` (1-based); progressive growing shrinks it as resolution grows."""
+    def batch_size(self, p: ModelParams, step: int, resolution: int) -> int:
+        """Real images for `step` (1-based) on data of `resolution` px; progressive growing
+        shrinks it as its working resolution grows."""
         return p.batch_size
 
     def train_step(self, p, G, D, opt_g, opt_d, real: torch.Tensor, noise, labels: torch.Tensor | None = None, step: int = 1) -> dict[str, float]:

@@ -241,11 +241,9 @@ class Progressive(Variant):
         G.set_stage(stage.resolution, stage.alpha)
         return G, Discriminator(p.width, p.start_resolution, resolution, channels)
 
-    def batch_size(self, p, step, target: int = SIDES[-1]):
-        """The minibatch at `step`. The trainer does not pass the data's resolution, so the
-        schedule is read as growing towards 256 px; it matches the real one until the last
-        stabilisation at the data's resolution has shown phase_images images."""
-        return schedule(p, step, target).batch
+    def batch_size(self, p, step, resolution):
+        """The minibatch at `step` of the schedule growing towards the data's resolution."""
+        return schedule(p, step, resolution).batch
 
     def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
         stage = schedule(p, step, real.shape[-1])

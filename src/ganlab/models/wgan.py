@@ -122,7 +122,7 @@ class WGAN(Variant):
     def build(self, p: WGANParams, resolution: int, channels: int = 3, num_classes: int = 0):
         return Generator(p.nz, p.width, resolution, LAYERS, channels), Critic(p.width, resolution, LAYERS, channels, "batch")
 
-    def batch_size(self, p, step):
+    def batch_size(self, p, step, resolution):
         return p.batch_size * p.n_critic
 
     def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):

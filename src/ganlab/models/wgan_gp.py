@@ -62,7 +62,7 @@ class WGANGP(Variant):
         n = layers(resolution)
         return Generator(p.nz, p.width, resolution, n, channels, p.dropout), Critic(p.width, resolution, n, channels, p.critic_norm)
 
-    def batch_size(self, p, step):
+    def batch_size(self, p, step, resolution):
         return p.batch_size * p.n_critic  # one fresh real batch per critic step
 
     def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
