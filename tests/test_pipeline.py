@@ -38,7 +38,7 @@ def dvc(repo: Path, *args: str) -> str:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, fid_weights) -> Path:
     repo = tmp_path_factory.mktemp("pipeline")
-    for name in ("stages", "src"):
+    for name in ("stages", "src", "presets"):
         shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "dvc.yaml", repo)
     # start from the repo's params.yaml: dvc.yaml names keys that must be present in the file
@@ -52,6 +52,10 @@ def repo(tmp_path_factory, fid_weights) -> Path:
     dvc(repo, "config", "core.analytics", "false")
     dvc(repo, "repro")
     return repo
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True)
 
 
 def test_prepared_npz(repo):
@@ -103,3 +107,18 @@ def test_mlflow_run(repo):
 def test_second_repro_runs_nothing(repo):
     out = dvc(repo, "repro")
     assert "Running stage" not in out, out
+
+
+def test_preset_runs_as_a_named_experiment(repo):
+    """The README's preset command, on the embedded data with a tiny budget."""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")  # dvc exp run needs a commit to branch from
+    tiny = ["data.source=synthetic", "crop.mode=mtcnn", "prepare.resolution=32", "dcgan.steps=2", "dcgan.batch_size=8", "dcgan.width=8"]
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    cmd = [sys.executable, "-m", "ganlab.presets", "lukaszyk-dcgan-lsun64", *(a for t in tiny for a in ("--set", t))]
+    r = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    show = dvc(repo, "exp", "show", "--json")
+    assert '"lukaszyk-dcgan-lsun64"' in show
+    assert yaml.safe_load((repo / "metrics/dcgan/train.json").read_text())["steps"] == 2
