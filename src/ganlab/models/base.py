@@ -72,6 +72,13 @@ class Variant:
         raise NotImplementedError
 
 
+def optimize(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One gradient step of `opt` on `loss`."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def _optimizer(p: ModelParams, params, lr: float) -> torch.optim.Optimizer:
     if p.optimizer == "adamax":
         return torch.optim.Adamax(params, lr=lr, betas=(p.beta1, p.beta2))

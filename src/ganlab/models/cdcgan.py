@@ -15,7 +15,7 @@ from torch import nn
 
 from ganlab.losses import d_loss_bce, g_loss_bce
 from ganlab.models import dcgan
-from ganlab.models.base import Variant
+from ganlab.models.base import Variant, optimize
 from ganlab.params import ParamsError
 
 
@@ -102,14 +102,10 @@ class CDCGAN(Variant):
         fake = G(noise(real.shape[0]), labels)
         real_logits, fake_logits = D(real, labels), D(fake.detach(), labels)
         loss_d = d_loss_bce(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        optimize(opt_d, loss_d)
 
         loss_g = g_loss_bce(D(fake, labels))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        optimize(opt_g, loss_g)
         return {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),

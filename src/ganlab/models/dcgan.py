@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganlab.losses import d_loss_bce, g_loss_bce
-from ganlab.models.base import ModelParams, Variant
+from ganlab.models.base import ModelParams, Variant, optimize
 from ganlab.params import ParamsError
 
 
@@ -90,14 +90,10 @@ class DCGAN(Variant):
         fake = G(noise(real.shape[0]))
         real_logits, fake_logits = D(real), D(fake.detach())
         loss_d = d_loss_bce(real_logits, fake_logits)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        optimize(opt_d, loss_d)
 
         loss_g = g_loss_bce(D(fake))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        optimize(opt_g, loss_g)
         return {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab.losses import d_loss_wasserstein, drift_penalty, g_loss_wasserstein, gradient_penalty
-from ganlab.models.base import ModelParams, Variant
+from ganlab.models.base import ModelParams, Variant, optimize
 from ganlab.params import ParamsError
 
 SIDES = (4, 8, 16, 32, 64, 128, 256)  # the resolutions batch_sizes is aligned with
@@ -263,14 +263,10 @@ class Progressive(Variant):
         wasserstein = d_loss_wasserstein(real_scores, fake_scores)
         gp = gradient_penalty(critic, real, fake, p.gp_weight)
         loss_d = wasserstein + gp + drift_penalty(real_scores, p.drift)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
+        optimize(opt_d, loss_d)
 
         loss_g = g_loss_wasserstein(critic(downsample(G(noise(n)), r)))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        optimize(opt_g, loss_g)
         return {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),

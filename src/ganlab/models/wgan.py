@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein
-from ganlab.models.base import ModelParams, Variant
+from ganlab.models.base import ModelParams, Variant, optimize
 from ganlab.models.dcgan import init_weights
 from ganlab.params import ParamsError
 
@@ -131,17 +131,13 @@ class WGAN(Variant):
                 fake = G(noise(chunk.shape[0]))
             real_scores, fake_scores = D(chunk), D(fake)
             loss_d = d_loss_wasserstein(real_scores, fake_scores)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            optimize(opt_d, loss_d)
             with torch.no_grad():  # the Lipschitz constraint of the original WGAN
                 for w in D.parameters():
                     w.clamp_(-p.clip, p.clip)
 
         loss_g = g_loss_wasserstein(D(G(noise(chunk.shape[0]))))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        optimize(opt_g, loss_g)
         return {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),

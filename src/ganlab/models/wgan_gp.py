@@ -16,7 +16,7 @@ from typing import Literal
 import torch
 
 from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein, gradient_penalty
-from ganlab.models.base import ModelParams, Variant
+from ganlab.models.base import ModelParams, Variant, optimize
 from ganlab.models.wgan import Critic, Generator
 from ganlab.params import ParamsError
 
@@ -77,14 +77,10 @@ class WGANGP(Variant):
             wasserstein = d_loss_wasserstein(real_scores, fake_scores)
             gp = gradient_penalty(D, chunk, fake, p.gp_weight)
             loss_d = wasserstein + gp
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
+            optimize(opt_d, loss_d)
 
         loss_g = g_loss_wasserstein(D(noisy(G(noise(chunk.shape[0])))))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        optimize(opt_g, loss_g)
         return {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),
