@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from ganlab.data.decode import IMAGE_SUFFIXES, decode_job, load_rgb, reason, workers
 from ganlab.errors import GanlabError
+from ganlab.faces import square_crop_box
 from ganlab.io import atomic_path, write_json
 from ganlab.params import CropParams
 
@@ -43,14 +44,6 @@ def _write_csv(path: Path, fields: tuple[str, ...], rows: list[dict]) -> None:
             w = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
             w.writeheader()
             w.writerows(rows)
-
-
-def square_box(box, margin: float) -> tuple[int, int, int, int]:
-    """A square of integer side around the box's centre, the box's longer side plus `margin` of it on each side."""
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    side = round(max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin))
-    x1, y1 = round(cx - side / 2), round(cy - side / 2)
-    return (x1, y1, x1 + side, y1 + side)
 
 
 def center_box(width: int, height: int, fraction: float) -> tuple[int, int, int, int]:
@@ -253,7 +246,7 @@ def _detect_all(files: list[Path], out: Path, p: CropParams, pool, rows: list[di
         for (name, im), (box, prob) in zip(group, detect(np.stack([im for _, im in group]))):
             row = {"image_id": name, "face": 0, "prob": round(prob, 5)}
             if box is not None and prob >= p.min_prob:
-                crop = square_box(box, p.margin)
+                crop = square_crop_box(box, p.margin)
                 _save(im, crop, out / f"{Path(name).stem}.png")
                 row.update(face=1, **dict(zip(BOX_FIELDS[3:7], np.round(box, 1))), **dict(zip(BOX_FIELDS[7:], crop)))
             rows.append(row)

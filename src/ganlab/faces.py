@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:  # torch stays out of processes that only decode and crop
+    import torch
 
 
 def load_mtcnn(device: torch.device | str = "cpu"):

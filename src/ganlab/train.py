@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -213,7 +213,7 @@ def train(
         "data": str(data_path),
     }
     mlflow = tracking.setup() if lead else None
-    run_ctx = tracking.open_run(state.get("mlflow_run_id") if state else None, model) if lead else _null()
+    run_ctx = tracking.open_run(state.get("mlflow_run_id") if state else None, model) if lead else contextlib.nullcontext()
     with run_ctx as run:
         if lead:
             meta["mlflow_run_id"] = run.info.run_id
@@ -301,14 +301,6 @@ def weights_digest(*modules: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-class _null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
 def _load_checkpoint(path: Path, fingerprint: dict, warn: bool = True) -> dict | None:
     """The checkpoint at `path` if it was made with the same params and data, else None."""
     if not path.exists():
@@ -320,8 +312,3 @@ def _load_checkpoint(path: Path, fingerprint: dict, warn: bool = True) -> dict |
             print(f"warning: not resuming {path}: made with other params ({', '.join(changed)}); training from scratch", file=sys.stderr)
         return None
     return state
-
-
-def run_id(model_dir: str | Path) -> str | None:
-    """The MLflow run a trained model was logged to."""
-    return json.loads((Path(model_dir) / MODEL_JSON).read_text()).get("mlflow_run_id")
