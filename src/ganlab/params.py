@@ -145,32 +145,73 @@ class EvaluateParams:
     face_threshold: float = 0.9  # MTCNN probability above which an image counts as a face
     batch_size: int = 50  # images per generator / Inception forward pass
     seed: int = 123  # seeds the latent vectors of the evaluated samples
+    every: int = 1  # score every k-th training snapshot (the FID curve); 0: the final weights only
+    select: Literal["best", "last"] = "best"  # the snapshot behind every output: best by FID (face rate without FID), or the last
+    class_samples: int = 200  # conditional models: generated images per category for the conditionality accuracy
 
     def __post_init__(self) -> None:
-        for name in ("fid_samples", "face_samples", "batch_size"):
+        for name in ("fid_samples", "face_samples", "batch_size", "class_samples"):
             _positive(f"evaluate.{name}", getattr(self, name))
         if self.fid_real_samples < 0:
             raise ParamsError(f"evaluate.fid_real_samples must be >= 0, got {self.fid_real_samples}")
         if self.fid_samples < 2:
             raise ParamsError("evaluate.fid_samples must be >= 2 (a covariance needs two samples)")
+        if self.every < 0:
+            raise ParamsError(f"evaluate.every must be >= 0, got {self.every}")
+
+
+@dataclass(frozen=True)
+class ClassifyParams:
+    resolution: int = 32  # images are shrunk to this side first: attributes and categories survive, training is fast
+    width: int = 32  # channels of the first conv layer (doubled at each of the three downsamplings)
+    epochs: int = 6  # passes over the training share
+    batch_size: int = 64  # images per optimisation step
+    lr: float = 0.001  # Adam learning rate
+    holdout: float = 0.2  # share of the real images kept out of training to measure accuracy
+    seed: int = 0  # seeds the split, the weights and the data order
+
+    def __post_init__(self) -> None:
+        for name in ("resolution", "width", "epochs", "batch_size", "lr"):
+            _positive(f"classify.{name}", getattr(self, name))
+        if not 0 < self.holdout < 1:
+            raise ParamsError(f"classify.holdout must be in (0, 1), got {self.holdout}")
 
 
 @dataclass(frozen=True)
 class RenderParams:
     points: int = 6  # latent points the GIF passes through before looping back to the first
     frames_per_transition: int = 12  # frames between two consecutive points
-    fps: int = 12  # GIF frames per second
+    hold_frames: int = 4  # extra frames each latent point is held for, so the faces themselves can be seen
+    fps: int = 12  # frames per second of every animation
+    formats: list[Literal["gif", "mp4"]] = field(default_factory=lambda: ["gif"])  # animation files to write (mp4 via imageio-ffmpeg)
+    grid: int = 3  # interp_grid: grid x grid interpolations playing side by side; 0: none
     strip_steps: int = 10  # images in the interpolation strip (seed 002 showed 10)
     upscale: int = 2  # nearest-neighbour enlargement for viewing
+    progress: bool = True  # progress animation of the fixed latent grid across the training snapshots (seed 000)
     seed: int = 7  # seeds the latent points
+    # vector arithmetic (seed 002, Radford et al. 2015): mean latent of group 0 - group 1 + group 2,
+    # each group an attribute expression over the classifier's predictions (category names for conditional models)
+    arithmetic: list[str] = field(default_factory=lambda: ["Smiling and not Male", "not Smiling and not Male", "not Smiling and Male"])
+    directions: list[str] = field(default_factory=lambda: ["Smiling", "Male"])  # attributes swept as mean(with) - mean(without)
+    arithmetic_samples: int = 2000  # generated images classified to find the groups
+    group_size: int = 8  # latent vectors averaged per group (Radford et al. averaged 3)
+    sweep_frames: int = 24  # frames of a direction sweep from -sweep_range to +sweep_range
+    sweep_range: float = 2.0  # how far along a direction the sweep goes, in units of its length
 
     def __post_init__(self) -> None:
         if self.points < 2:
             raise ParamsError(f"render.points must be >= 2, got {self.points}")
         if self.strip_steps < 2:
             raise ParamsError(f"render.strip_steps must be >= 2, got {self.strip_steps}")
-        for name in ("frames_per_transition", "fps", "upscale"):
+        for name in ("frames_per_transition", "fps", "upscale", "arithmetic_samples", "group_size", "sweep_frames", "sweep_range"):
             _positive(f"render.{name}", getattr(self, name))
+        for name in ("hold_frames", "grid"):
+            if getattr(self, name) < 0:
+                raise ParamsError(f"render.{name} must be >= 0, got {getattr(self, name)}")
+        if self.arithmetic and len(self.arithmetic) != 3:
+            raise ParamsError(f"render.arithmetic must list three groups (a - b + c) or none, got {len(self.arithmetic)}")
+        if not self.formats:
+            raise ParamsError("render.formats must name at least one of 'gif', 'mp4'")
 
 
 SECTIONS: dict[str, type] = {
@@ -179,6 +220,7 @@ SECTIONS: dict[str, type] = {
     "prepare": PrepareParams,
     "train": TrainParams,
     "evaluate": EvaluateParams,
+    "classify": ClassifyParams,
     "render": RenderParams,
 }
 
