@@ -27,6 +27,11 @@ from ganlab.models import REGISTRY, ModelParams
 from ganlab.params import TrainParams, to_dict
 
 CHECKPOINT = "checkpoints/last.pt"  # everything needed to resume, inside the model folder
+SNAPSHOTS = "snapshots"  # the output generator's weights at every checkpoint: what evaluate scores and picks from
+
+
+def snapshot_name(step: int) -> str:
+    return f"step_{step:06d}.pt"
 
 
 def save_grid(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, nrow: int, path: Path) -> None:
@@ -117,9 +122,10 @@ def train(
 
     The model folder gets generator.pt (state_dict of the EMA generator when train.ema > 0),
     model.json (the resolved params, the MLflow run id), samples/ (grids of the fixed latent
-    vectors) and, while training, checkpoints/last.pt. A run that finds a checkpoint made with
-    the same params and data resumes from it (the folder is a persistent DVC output); one made
-    with other params is not resumed. `on_step(step)` is called after every step (tests use it
+    vectors), snapshots/ (the output generator's weights at every checkpoint and at the last
+    step, which evaluate scores and picks from) and, while training, checkpoints/last.pt. A run
+    that finds a checkpoint made with the same params and data resumes from it (the folder is a
+    persistent DVC output); one made with other params is not resumed. `on_step(step)` is called after every step (tests use it
     to interrupt a run). Under torchrun, G and D are wrapped in DistributedDataParallel and
     each process trains on its own share of every batch.
     """
@@ -174,6 +180,7 @@ def train(
         torch.distributed.barrier()
     (out_dir / "samples").mkdir(parents=True, exist_ok=True)
     (out_dir / "checkpoints").mkdir(exist_ok=True)
+    (out_dir / SNAPSHOTS).mkdir(exist_ok=True)
 
     history: list[dict] = []
     start_step, cursor = 1, 0
@@ -248,6 +255,9 @@ def train(
                 grid = out_dir / "samples" / f"step_{step:06d}.png"
                 save_grid(G_out, fixed_z, fixed_labels, tp.grid_size, grid)
                 mlflow.log_artifact(str(grid), "samples")
+            if lead and (step % tp.checkpoint_every == 0 or step == mp.steps):
+                with atomic_path(out_dir / SNAPSHOTS / snapshot_name(step)) as tmp:
+                    torch.save(G_out.state_dict(), tmp)
             if lead and step % tp.checkpoint_every == 0 and step < mp.steps:
                 checkpoint = {
                     "fingerprint": fingerprint, "step": step, "G": G_net.state_dict(), "D": D_net.state_dict(),
