@@ -1,17 +1,29 @@
-"""The evaluate stage: FID against cached real-image statistics, and the MTCNN face rate."""
+"""The evaluate stage: FID and face rate over training snapshots, and the pick of the best one.
+
+Seed 004 tracked FID by hand across checkpoints and the others chose theirs by eye or by critic
+loss; here every k-th snapshot is scored, the curve becomes a DVC plot and an MLflow metric
+history, and the best snapshot becomes the model folder every later output is made from.
+"""
 
 from __future__ import annotations
 
+import csv
+import json
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
+import torch
+from tqdm import tqdm
 
 from ganlab import fid, tracking
+from ganlab.errors import GanlabError
 from ganlab.faces import face_rate, load_mtcnn
-from ganlab.generator import generate, latents, load_generator, pick_device
-from ganlab.io import load_dataset, write_json
+from ganlab.generator import MODEL_JSON, WEIGHTS, generate, latents, load_generator, pick_device
+from ganlab.io import atomic_dir, atomic_path, load_dataset, write_json
 from ganlab.params import EvaluateParams
+from ganlab.train import SNAPSHOTS
 
 
 def _batches(images: np.ndarray, size: int):
@@ -42,32 +54,121 @@ def real_stats(data_path: str | Path, out_path: str | Path, p: EvaluateParams, p
     return {**info, "available": True}
 
 
-def evaluate(model_dir: str | Path, data_path: str | Path, stats_path: str | Path, metrics_path: str | Path, p: EvaluateParams, progress: bool = True) -> dict:
-    """FID of p.fid_samples generated images against the real statistics, and face rates."""
+def snapshots_to_score(model_dir: str | Path, every: int) -> list[tuple[int, Path]]:
+    """(step, path) of every `every`-th training snapshot, always ending with the last one."""
+    found = sorted((Path(model_dir) / SNAPSHOTS).glob("step_*.pt"))
+    if not found:
+        raise GanlabError(f"no training snapshots in {Path(model_dir) / SNAPSHOTS}: train the model again")
+    chosen = found[every - 1 :: every] if every else []
+    if found[-1] not in chosen:
+        chosen.append(found[-1])
+    return [(int(path.stem.split("_")[1]), path) for path in chosen]
+
+
+def pick(curve: list[dict], select: str) -> tuple[dict, str, str]:
+    """The row of `curve` behind every output, the metric it was picked by, and why.
+
+    Lowest FID where FID is known, else highest face rate; ties go to the later snapshot, which
+    has seen more data.
+    """
+    last = curve[-1]
+    if select == "last":
+        return last, "last", f"the last snapshot (step {last['step']}), as evaluate.select asks"
+    if all(row["fid"] is not None for row in curve):
+        best = min(reversed(curve), key=lambda row: row["fid"])
+        return best, "fid", f"lowest FID ({best['fid']}) of {len(curve)} snapshots scored"
+    best = max(reversed(curve), key=lambda row: row["face_rate"])
+    return best, "face_rate", f"highest face rate ({best['face_rate']}) of {len(curve)} snapshots scored; FID unavailable"
+
+
+def _write_curve(path: Path, curve: list[dict]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["step", "fid", "face_rate"])
+            w.writeheader()
+            w.writerows({**row, "fid": "" if row["fid"] is None else row["fid"]} for row in curve)
+
+
+def evaluate(
+    model_dir: str | Path,
+    data_path: str | Path,
+    stats_path: str | Path,
+    out_dir: str | Path,
+    metrics_path: str | Path,
+    curve_path: str | Path,
+    p: EvaluateParams,
+    classifier_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
+    """Score the snapshots of the model in model_dir, write the picked one to out_dir.
+
+    out_dir becomes a model folder (model.json with a "selected" record, generator.pt) that
+    render and the `ganlab` command load. Metrics are those of the picked snapshot; the curve
+    (step, fid, face_rate) goes to curve_path and to the model's MLflow run as metric history.
+    Conditional models also get seed 002's conditionality accuracy when a classifier is given.
+    """
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
     device = pick_device()
     G, meta = load_generator(model_dir, device)
     mu_r, sigma_r, info = fid.load_stats(stats_path)
-    metrics: dict = {}
-    if info.get("available"):
-        model = fid.load_inception(p.fid_weights, device)
-        z = latents(p.fid_samples, meta["nz"], p.seed)
-        acts = fid.inception_activations(model, generate(G, z, p.batch_size), device, total=p.fid_samples, progress=progress)
-        metrics["fid"] = round(fid.frechet_distance(*fid.statistics(acts), mu_r, sigma_r), 4)
-    else:
-        metrics["fid"] = None
-        metrics["fid_unavailable"] = info.get("reason", "unknown")
-        print(f"warning: FID not computed: {metrics['fid_unavailable']}", file=sys.stderr)
-    metrics["fid_protocol"] = f"{p.fid_samples} generated vs {info['images']} real images of {info['dataset']} at {info['resolution']} px, Inception weights: {info['weights']}"
-
+    inception = fid.load_inception(p.fid_weights, device) if info.get("available") else None
+    if inception is None:
+        print(f"warning: FID not computed: {info.get('reason', 'unknown')}", file=sys.stderr)
     mtcnn = load_mtcnn(device)
-    fake = np.concatenate(list(generate(G, latents(p.face_samples, meta["nz"], p.seed + 1), p.batch_size)))
+    z_fid = latents(p.fid_samples, meta["nz"], p.seed)
+    z_face = latents(p.face_samples, meta["nz"], p.seed + 1)
+    labels = _cycled_labels(meta, max(p.fid_samples, p.face_samples))
+
+    curve = []
+    todo = snapshots_to_score(model_dir, p.every)
+    for step, path in tqdm(todo, desc="evaluate", unit="snapshot", disable=not progress):
+        G.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+        row: dict = {"step": step, "fid": None}
+        if inception is not None:
+            y = labels[: p.fid_samples] if labels is not None else None
+            acts = fid.inception_activations(inception, generate(G, z_fid, p.batch_size, y), device, total=p.fid_samples, progress=False)
+            row["fid"] = round(fid.frechet_distance(*fid.statistics(acts), mu_r, sigma_r), 4)
+        y = labels[: p.face_samples] if labels is not None else None
+        fake = np.concatenate(list(generate(G, z_face, p.batch_size, y)))
+        row["face_rate"] = round(face_rate(mtcnn, fake, p.face_threshold), 4)
+        curve.append(row)
+
+    best, by, why = pick(curve, p.select)
+    metrics: dict = {"fid": best["fid"]}
+    if best["fid"] is None:
+        metrics["fid_unavailable"] = info.get("reason", "unknown")
+    metrics["fid_protocol"] = f"{p.fid_samples} generated vs {info['images']} real images of {info['dataset']} at {info['resolution']} px, Inception weights: {info['weights']}"
+    metrics["face_rate"] = best["face_rate"]
     real = load_dataset(data_path)["images"][: p.face_samples]
-    metrics["face_rate"] = round(face_rate(mtcnn, fake, p.face_threshold), 4)
     metrics["face_rate_real"] = round(face_rate(mtcnn, real, p.face_threshold), 4)
+    metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])
+
+    selected = {"step": best["step"], "by": by, "why": why, "from": str(model_dir)}
+    best_path = dict((s, path) for s, path in todo)[best["step"]]
+    if meta.get("num_classes") and classifier_dir is not None:
+        from ganlab.classifier import conditional_accuracy, load_classifier
+
+        G.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+        metrics.update(conditional_accuracy(G, meta, load_classifier(Path(classifier_dir), "categories"), p.class_samples, p.seed + 2, p.batch_size))
+
+    with atomic_dir(out_dir) as tmp:
+        shutil.copyfile(best_path, tmp / WEIGHTS)
+        (tmp / MODEL_JSON).write_text(json.dumps({**meta, "selected": selected}, indent=2) + "\n")
+    _write_curve(Path(curve_path), curve)
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
         import mlflow
 
-        mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        for row in curve:  # the curve as metric history: MLflow's UI draws it against the step
+            mlflow.log_metrics({f"curve_{k}": v for k, v in row.items() if k != "step" and v is not None}, step=row["step"])
+        mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        mlflow.set_tag("selected", why)
+        mlflow.log_artifacts(str(out_dir), "model")  # `ganlab ... --run ID` loads the model from here
     write_json(metrics_path, metrics)
     return metrics
+
+
+def _cycled_labels(meta: dict, n: int) -> torch.Tensor | None:
+    """Conditional models: labels 0, 1, ..., k-1, 0, 1, ... so every category is scored alike."""
+    k = meta.get("num_classes") or 0
+    return torch.arange(n) % k if k else None
