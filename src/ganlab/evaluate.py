@@ -139,6 +139,7 @@ def evaluate(
         metrics["fid_unavailable"] = info.get("reason", "unknown")
     metrics["fid_protocol"] = f"{p.fid_samples} generated vs {info['images']} real images of {info['dataset']} at {info['resolution']} px, Inception weights: {info['weights']}"
     metrics["face_rate"] = best["face_rate"]
+    metrics["face_samples"] = p.face_samples
     real = load_dataset(data_path)["images"][: p.face_samples]
     metrics["face_rate_real"] = round(face_rate(mtcnn, real, p.face_threshold), 4)
     metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])

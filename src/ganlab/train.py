@@ -285,6 +285,7 @@ def train(
                 "steps": mp.steps,
                 "train_seconds": round(seconds, 1),
                 "images_per_second": round(images_seen / max(seconds, 1e-9), 1),
+                "device": describe(device, world),
                 "guard_restores_g": guard.restores["G"],
                 "guard_restores_d": guard.restores["D"],
                 **{f"final_{k}": round(float(np.mean([h[k] for h in history[-10:]])), 4) for k in losses},
@@ -295,6 +296,12 @@ def train(
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     return metrics
+
+
+def describe(device: torch.device, world: int = 1) -> str:
+    """The hardware a run trained on, in words, for the results table beside its time."""
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type.upper()}, {os.cpu_count()} cores"
+    return f"{world} x {name}" if world > 1 else name
 
 
 def weights_digest(*modules: torch.nn.Module) -> str:
