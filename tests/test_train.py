@@ -102,18 +102,19 @@ def test_guard_off_changes_nothing():
     assert weights_digest(G, D) == before and guard.restores == {"G": 0, "D": 0}
 
 
-def test_two_processes_end_with_identical_weights(setup):
+@pytest.mark.parametrize("model, port", [("dcgan", 29531), ("wgan_gp", 29532)])  # wgan_gp: the penalty's double backward under DDP
+def test_two_processes_end_with_identical_weights(setup, model, port):
     """torchrun, 2 processes, the gloo backend on CPU: DDP keeps both ranks' weights equal."""
     tmp, _, _ = setup
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
     r = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
-         str(ROOT / "tests/scripts/ddp_train.py"), str(tmp)],
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+         str(ROOT / "tests/scripts/ddp_train.py"), str(tmp), model],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    digests = [json.loads((tmp / f"rank{i}.json").read_text())["weights_digest"] for i in range(2)]
+    digests = [json.loads((tmp / f"{model}_rank{i}.json").read_text())["weights_digest"] for i in range(2)]
     assert digests[0] == digests[1]
-    initial = json.loads((tmp / "rank0.json").read_text())["initial_digest"]
+    initial = json.loads((tmp / f"{model}_rank0.json").read_text())["initial_digest"]
     assert digests[0] != initial  # they trained, and stayed together
-    assert (tmp / "ddp/generator.pt").exists()  # written once, by rank 0
+    assert (tmp / model / "generator.pt").exists()  # written once, by rank 0

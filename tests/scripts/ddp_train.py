@@ -1,4 +1,4 @@
-"""Run by tests/test_train.py under torchrun: train a tiny DCGAN, write this rank's digest."""
+"""Run by tests/test_train.py under torchrun: train a tiny model (argv[2]), write this rank's digest."""
 
 import json
 import os
@@ -11,10 +11,10 @@ from ganlab.models import REGISTRY
 from ganlab.params import TrainParams
 from ganlab.train import train, weights_digest
 
-tmp = Path(sys.argv[1])
-mp = REGISTRY["dcgan"].Params(steps=4, batch_size=4, width=4, nz=8)
+tmp, model = Path(sys.argv[1]), sys.argv[2]
+mp = REGISTRY[model].Params(steps=4, batch_size=4, width=4, nz=8)
 tp = TrainParams(checkpoint_every=2, sample_every=2, log_every=1, grid_size=2, device="cpu")
 torch.manual_seed(0)
-initial = weights_digest(*REGISTRY["dcgan"].build(mp, 16))  # train() seeds the same way before building
-m = train("dcgan", mp, tp, tmp / "faces.npz", tmp / "ddp", tmp / "ddp.json", tmp / "ddp.csv", progress=False)
-(tmp / f"rank{os.environ['RANK']}.json").write_text(json.dumps({**m, "initial_digest": initial}))
+initial = weights_digest(*REGISTRY[model].build(mp, 16))  # train() seeds the same way before building
+m = train(model, mp, tp, tmp / "faces.npz", tmp / model, tmp / f"{model}.json", tmp / f"{model}.csv", progress=False)
+(tmp / f"{model}_rank{os.environ['RANK']}.json").write_text(json.dumps({**m, "initial_digest": initial}))
