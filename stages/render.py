@@ -1,12 +1,18 @@
-"""DVC stage render: interpolation GIFs and strip of one trained model."""
+"""DVC stage render: interpolation animations, strip, training progress and latent arithmetic of one model."""
 
 from ganlab import cli, params
 from ganlab.render import render
 
 
+def optional_paths(ap) -> None:
+    ap.add_argument("--training", help="the model's training folder (its samples/ make the progress animation)")
+    ap.add_argument("--classifier", help="the attribute classifier's folder (for the latent arithmetic)")
+
+
 def main() -> None:
-    a = cli.stage_args(__doc__, "model", "out")
-    for path in render(a.model, a.out, params.load(a.params)["render"]).values():
+    a = cli.stage_args(__doc__, "model", "out", extra=optional_paths)
+    written = render(a.model, a.out, params.load(a.params)["render"], training_dir=a.training, classifier_dir=a.classifier)
+    for path in written.values():
         print(f"render: wrote {path}")
 
 

@@ -1,18 +1,29 @@
-"""The render stage: interpolation GIFs (lerp and slerp) and a strip of a 10-step interpolation."""
+"""The render stage: looping interpolation animations (lerp, slerp, a grid of loops), a strip,
+the training progress, and the building blocks the `ganlab` command shares with it."""
 
 from __future__ import annotations
 
+import math
+import re
+from functools import partial
 from pathlib import Path
+from typing import Sequence
 
 import imageio.v3 as iio
 import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from ganlab import tracking
+from ganlab.errors import GanlabError
 from ganlab.generator import generate, latents, load_generator, pick_device
 from ganlab.io import atomic_path
 from ganlab.latent import line, loop_path
 from ganlab.params import RenderParams
+
+FORMATS = (".gif", ".mp4")  # animation files by extension
+SAMPLE = re.compile(r"step_(\d+)\.png")  # the trainer's sample grids: samples/step_000250.png
 
 
 def upscale(images: np.ndarray, factor: int) -> np.ndarray:
@@ -20,28 +31,203 @@ def upscale(images: np.ndarray, factor: int) -> np.ndarray:
     return images.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else images
 
 
+def tile(images: np.ndarray, columns: int, pad: int = 0, pad_value: int = 255) -> np.ndarray:
+    """(N, H, W, C) -> one (rows*H + gaps, columns*W + gaps, C) image, row by row; missing cells are pad_value.
+
+    Works on any leading axes as well: (N, T, H, W, C) gives (T, ...) frames of tiled animations.
+    """
+    n, lead, (h, w, c) = images.shape[0], images.shape[1:-3], images.shape[-3:]
+    rows = math.ceil(n / columns)
+    canvas = np.full((*lead, pad + rows * (h + pad), pad + columns * (w + pad), c), pad_value, images.dtype)
+    for i in range(n):
+        y, x = pad + (i // columns) * (h + pad), pad + (i % columns) * (w + pad)
+        canvas[..., y : y + h, x : x + w, :] = images[i]
+    return canvas
+
+
 def write_gif(path: Path, frames: np.ndarray, fps: int) -> None:
-    """An endlessly looping GIF, written atomically."""
+    """An endlessly looping GIF, written atomically.
+
+    Pillow stores consecutive identical frames (held key points) as one frame shown for their
+    summed duration: the file is smaller and plays the same.
+    """
     with atomic_path(path) as tmp:
         iio.imwrite(tmp, frames, extension=".gif", duration=1000 / fps, loop=0)
 
 
-def render(model_dir: str | Path, out_dir: str | Path, p: RenderParams, progress: bool = True) -> dict[str, Path]:
-    """Write interp_lerp.gif, interp_slerp.gif and strip.png for the model in model_dir."""
+def write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
+    """An H.264 MP4 (yuv420p, which players expect), written atomically through imageio-ffmpeg."""
+    # yuv420p stores colour at half resolution, so libx264 refuses odd sides: pad by repeating the
+    # last row / column. imageio would otherwise resize every frame to a multiple of its
+    # macro_block_size (16), blurring the nearest-neighbour pixels; H.264 itself pads to 16
+    # internally, so sides divisible by 2 play everywhere.
+    h, w = frames.shape[1:3]
+    frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    with atomic_path(path) as tmp:
+        # ffmpeg picks the container by file name; the temporary name ends in .tmp, so say mp4.
+        # quality 7 is x264's CRF 15: imageio's default (CRF 25) smears small, enlarged faces.
+        iio.imwrite(tmp, frames, extension=".mp4", plugin="FFMPEG", fps=fps, quality=7, macro_block_size=2, output_params=["-f", "mp4"])
+
+
+def animation_path(path: str | Path) -> Path:
+    """The path, if its extension names an animation format; a GanlabError otherwise."""
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise GanlabError(f"cannot write an animation as '{path.suffix}' ({path}): use one of {', '.join(FORMATS)}")
+    return path
+
+
+def write_animation(path: str | Path, frames: np.ndarray, fps: int) -> Path:
+    """Write uint8 (T, H, W, C) frames as a GIF or an MP4, chosen by the path's extension."""
+    path = animation_path(path)
+    (write_gif if path.suffix.lower() == ".gif" else write_mp4)(path, frames, fps)
+    return path
+
+
+def seed_points(seeds: Sequence[int], nz: int, cells: int = 1) -> torch.Tensor:
+    """(cells, K, nz) key points, one per seed: cell c's k-th point is latents(cells, nz, seeds[k])[c].
+
+    With one cell, seed s gives generator.latents(1, nz, s): the stage's loops through seeds
+    render.seed, render.seed + 1, ... are reproduced by `ganlab interpolate --seeds`.
+    """
+    return torch.stack([latents(cells, nz, s) for s in seeds], dim=1)
+
+
+def cell_labels(num_classes: int, cells: int, first: int = 0) -> list[int] | None:
+    """A class label per loop of a conditional generator, cycling through the classes from `first`;
+    None for an unconditional one. A loop keeps its label: only the latent vector moves."""
+    return [(first + c) % num_classes for c in range(cells)] if num_classes else None
+
+
+def hold(frames: np.ndarray, period: int, extra: int, axis: int = 0) -> np.ndarray:
+    """Repeat every `period`-th frame along `axis` (the key points) `extra` more times."""
+    counts = np.ones(frames.shape[axis], dtype=int)
+    counts[::period] += extra
+    return np.repeat(frames, counts, axis=axis)
+
+
+def interpolation(
+    G: torch.nn.Module,
+    points: torch.Tensor,
+    frames_per_transition: int,
+    hold_frames: int = 0,
+    method: str = "slerp",
+    labels: Sequence[int] | None = None,
+    factor: int = 1,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """uint8 (T, H', W', C) frames of looping interpolations through (cells, K, nz) key points.
+
+    Each cell loops through its own K points and back to the first; each key point is held for
+    `hold_frames` extra frames, so T = K * (frames_per_transition + hold_frames). Conditional
+    generators need `labels`, one per cell. The cells, enlarged `factor` times, are tiled into a
+    square grid (cells must be 1, 4, 9, ...).
+    """
+    cells, k, _ = points.shape
+    side = math.isqrt(cells)
+    if side * side != cells:
+        raise ValueError(f"interpolation: {cells} cells do not make a square grid")
+    z = torch.cat([loop_path(cell, frames_per_transition, method) for cell in points])  # (cells * K * f, nz)
+    steps = len(z) // cells
+    y = torch.tensor(labels).repeat_interleave(steps) if labels is not None else None
+    images = upscale(np.concatenate(list(generate(G, z, batch_size, y))), factor)
+    images = images.reshape(cells, steps, *images.shape[1:])  # (cells, K * f, H', W', C)
+    return tile(hold(images, frames_per_transition, hold_frames, axis=1), side)
+
+
+def sample_grids(training_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) of every samples/step_*.png in a training folder, in step order."""
+    found = [(int(m.group(1)), f) for f in Path(training_dir, "samples").glob("step_*.png") if (m := SAMPLE.fullmatch(f.name))]
+    if not found:
+        raise GanlabError(f"no sample grids (samples/step_*.png) in training folder {training_dir}")
+    return sorted(found)  # by number: step_1000000 comes after step_999999
+
+
+def caption(image: np.ndarray, text: str) -> np.ndarray:
+    """The image with `text` written in a white bar under it."""
+    font = ImageFont.load_default()
+    height = font.getbbox("Ay")[3] + 4  # from a fixed text: every frame of an animation gets the same bar
+    bar = Image.new("RGB", (image.shape[1], height), "white")
+    ImageDraw.Draw(bar).text((3, 2), text, fill="black", font=font)
+    return np.concatenate([image, np.asarray(bar)], axis=0)
+
+
+def progress_frames(training_dir: str | Path, hold_frames: int = 0, factor: int = 1) -> np.ndarray:
+    """The training folder's sample grids in step order, each with its step written under it.
+
+    Each grid fills 1 + hold_frames frames, so the animation is slower than an interpolation's.
+    """
+    frames = []
+    for step, path in sample_grids(training_dir):
+        image = iio.imread(path)[..., :3]
+        frames.append(caption(upscale(image[None], factor)[0], f"step {step}"))
+    if len({f.shape for f in frames}) > 1:
+        raise GanlabError(f"the sample grids in {training_dir}/samples differ in size; cannot animate them")
+    return np.repeat(np.stack(frames), 1 + hold_frames, axis=0)
+
+
+def strip(G: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, steps: int, label: int | None = None, factor: int = 1) -> np.ndarray:
+    """One image: `steps` slerp steps from latent a to latent b side by side."""
+    y = torch.full((steps,), label) if label is not None else None
+    images = upscale(np.concatenate(list(generate(G, line(a, b, steps, "slerp"), labels=y))), factor)
+    return tile(images, steps)
+
+
+def arithmetic(G: torch.nn.Module, meta: dict, classifier_dir: str | Path, p: RenderParams, out_dir: str | Path) -> dict[str, Path]:
+    """Latent vector arithmetic and attribute sweeps (ganlab.arithmetic), which need the trained classifier."""
+    from ganlab.arithmetic import render_arithmetic  # late: only runs that name a classifier need it
+
+    return render_arithmetic(G, meta, Path(classifier_dir), p, Path(out_dir))
+
+
+def render(
+    model_dir: str | Path,
+    out_dir: str | Path,
+    p: RenderParams,
+    training_dir: str | Path | None = None,
+    classifier_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Write the renders of the model in model_dir into out_dir; return file name -> path.
+
+    Animations, each in every one of p.formats: interp_lerp and interp_slerp (one loop through
+    p.points points, seeds p.seed, p.seed + 1, ...), interp_grid (p.grid x p.grid loops, each
+    through its own points) and, given the training folder, progress (its sample grids in step
+    order). Also strip.png, and with a classifier folder the arithmetic renders. Every file is
+    logged to the model's MLflow run under "render".
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     G, meta = load_generator(model_dir, pick_device())
-    points = latents(p.points, meta["nz"], p.seed)
-    written = {}
-    for method in tqdm(("lerp", "slerp"), desc="render", unit="gif", disable=not progress):
-        frames = np.concatenate(list(generate(G, loop_path(points, p.frames_per_transition, method))))
-        written[f"interp_{method}.gif"] = out_dir / f"interp_{method}.gif"
-        write_gif(written[f"interp_{method}.gif"], upscale(frames, p.upscale), p.fps)
+    nz, num_classes = meta["nz"], meta.get("num_classes", 0)
+    seeds = range(p.seed, p.seed + p.points)
+    one = seed_points(seeds, nz)  # (1, K, nz)
 
-    strip = np.concatenate(list(generate(G, line(points[0], points[1], p.strip_steps, "slerp"))))
+    # each animation is built only when its turn comes, so one is held in memory at a time
+    loop = partial(interpolation, G, frames_per_transition=p.frames_per_transition, hold_frames=p.hold_frames, factor=p.upscale)
+    animations = {f"interp_{m}": partial(loop, one, method=m, labels=cell_labels(num_classes, 1)) for m in ("lerp", "slerp")}
+    if p.grid:
+        cells = p.grid**2
+        animations["interp_grid"] = partial(loop, seed_points(seeds, nz, cells), method="slerp", labels=cell_labels(num_classes, cells))
+    if p.progress and training_dir is not None:
+        # the grids are already large (8 x 8 images): shown as saved, not enlarged
+        animations["progress"] = partial(progress_frames, training_dir, p.hold_frames)
+
+    written = {}
+    for name, make in tqdm(animations.items(), desc="render", unit="animation", disable=not progress):
+        frames = make()
+        for fmt in p.formats:
+            path = write_animation(out_dir / f"{name}.{fmt}", frames, p.fps)
+            written[path.name] = path
+
+    labels = cell_labels(num_classes, 1)
+    image = strip(G, one[0, 0], one[0, 1], p.strip_steps, labels[0] if labels else None, p.upscale)
     written["strip.png"] = out_dir / "strip.png"
     with atomic_path(written["strip.png"]) as tmp:
-        iio.imwrite(tmp, np.concatenate(list(upscale(strip, p.upscale)), axis=1), extension=".png")
+        iio.imwrite(tmp, image, extension=".png")
+
+    if classifier_dir is not None and (p.arithmetic or p.directions):
+        written.update(arithmetic(G, meta, classifier_dir, p, out_dir))
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
         import mlflow
