@@ -23,7 +23,13 @@ TINY = {
     "train": {"models": ["dcgan"], "sample_every": 3, "checkpoint_every": 3, "log_every": 2, "grid_size": 2},
     "dcgan": {"steps": 6, "batch_size": 8, "width": 8},
     "evaluate": {"fid_samples": 16, "face_samples": 6, "batch_size": 8},
-    "render": {"points": 3, "frames_per_transition": 4, "strip_steps": 5, "upscale": 2},
+    "classify": {"epochs": 1, "width": 8, "resolution": 16},
+    "render": {
+        "points": 3, "frames_per_transition": 4, "hold_frames": 2, "strip_steps": 5, "upscale": 2, "grid": 2,
+        "formats": ["gif", "mp4"], "arithmetic_samples": 64, "group_size": 2, "directions": [],
+        # a 6-step generator draws no particular faces: groups that every sample belongs to
+        "arithmetic": ["Smiling or not Smiling", "Male or not Male", "Young or not Young"],
+    },
 }
 
 
@@ -78,15 +84,34 @@ def test_metrics(repo):
     assert 0 <= ev["face_rate"] <= 1 and 0 <= ev["face_rate_real"] <= 1
     history = (repo / "metrics/dcgan/losses.csv").read_text().splitlines()
     assert history[0].startswith("step,loss_d,loss_g") and len(history) == 1 + 3
+    curve = (repo / "metrics/dcgan/curve.csv").read_text().splitlines()
+    assert curve[0] == "step,fid,face_rate" and [row.split(",")[0] for row in curve[1:]] == ["3", "6"]
+    assert ev["selected_step"] in (3, 6) and ev["selected_by"] == "fid" and ev["snapshots_scored"] == 2
+    fids = {int(row.split(",")[0]): float(row.split(",")[1]) for row in curve[1:]}
+    assert ev["fid"] == min(fids.values()) and fids[ev["selected_step"]] == ev["fid"]
+    clf = yaml.safe_load((repo / "metrics/classifier.json").read_text())
+    assert "attributes" in clf
 
 
 def test_outputs(repo):
     model = repo / "data/models/dcgan"
     assert (model / "generator.pt").exists() and (model / "model.json").exists()
     assert sorted(p.name for p in (model / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
+    assert sorted(p.name for p in (model / "snapshots").iterdir()) == ["step_000003.pt", "step_000006.pt"]
+    best = repo / "data/best/dcgan"
+    selected = yaml.safe_load((best / "model.json").read_text())["selected"]
+    step = yaml.safe_load((repo / "metrics/dcgan/evaluate.json").read_text())["selected_step"]
+    assert selected["step"] == step and selected["by"] == "fid"
+    assert (best / "generator.pt").read_bytes() == (model / "snapshots" / f"step_{step:06d}.pt").read_bytes()
+    renders = repo / "data/renders/dcgan"
     for method in ("lerp", "slerp"):
-        frames = iio.imread(repo / f"data/renders/dcgan/interp_{method}.gif", index=None)
-        assert frames.shape[:3] == (3 * 4, 64, 64)  # points x frames_per_transition, upscaled 2x
+        # GIFs merge repeated frames (the held ones); MP4 keeps every frame
+        frames = iio.imread(renders / f"interp_{method}.mp4", index=None)
+        assert frames.shape[:3] == (3 * (4 + 2), 64, 64)  # points x (frames_per_transition + hold_frames), upscaled 2x
+        assert iio.imread(renders / f"interp_{method}.gif", index=None).shape[1:3] == (64, 64)
+    assert iio.imread(renders / "interp_grid.gif", index=None).shape[1:3] >= (128, 128)  # 2 x 2 cells of 64 px
+    assert len(iio.imread(renders / "progress.gif", index=None)) == 2  # one frame per sample grid
+    assert iio.imread(renders / "arithmetic.png").ndim == 3
     strip = iio.imread(repo / "data/renders/dcgan/strip.png")
     assert strip.shape[:2] == (64, 5 * 64)
 
@@ -100,6 +125,8 @@ def test_mlflow_run(repo):
     run = runs[0]
     assert {"loss_d", "loss_g", "fid", "face_rate", "face_rate_real"} <= set(run.data.metrics)
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss_d")] == [2, 4, 6]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "curve_fid")] == [3, 6]
+    assert "model/generator.pt" in {a.path for a in client.list_artifacts(run.info.run_id, "model")}
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "render")}
     assert "render/interp_slerp.gif" in artifacts
 

@@ -214,6 +214,7 @@ def train(
         "resolution": resolution,
         "channels": channels,
         "num_classes": num_classes,
+        "category_names": [str(s) for s in data["category_names"]] if labels is not None and "category_names" in data else [],
         "nz": mp.nz,
         "params": to_dict(mp),
         "train": to_dict(tp),
