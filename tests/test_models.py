@@ -124,7 +124,7 @@ def test_conditional_labels_change_the_image():
 def test_progressive_schedule():
     """Stabilise at the start, then per doubling alpha rises 0 -> 1 over a fade-in phase and stays
     1 over a stabilisation phase; the run ends, and stays, at the target resolution."""
-    p = small("progressive", start_resolution=8, phase_images=40, batch_size=8, batch_sizes=[8, 8, 8, 4, 4, 4, 4])
+    p = small("progressive", start_resolution=8, phase_images=[40] * 7, batch_size=8, batch_sizes=[8, 8, 8, 4, 4, 4, 4])
     stages = [schedule(p, step, 32) for step in range(1, 50)]
     resolutions = [s.resolution for s in stages]
     assert resolutions == sorted(resolutions) and resolutions[0] == 8 and resolutions[-1] == 32
@@ -137,11 +137,19 @@ def test_progressive_schedule():
     assert all(REGISTRY["progressive"].batch_size(p, step, 32) == s.batch for step, s in enumerate(stages, 1))
 
 
+def test_progressive_images_per_resolution():
+    """phase_images is per resolution: 16 images at 8 px (2 steps of 8), 80 at 16 px (10 steps of 8)."""
+    p = small("progressive", start_resolution=8, phase_images=[1, 16, 80, 1, 1, 1, 1], batch_size=8)
+    resolutions = [schedule(p, step, 16).resolution for step in range(1, 25)]
+    assert resolutions == [8] * 2 + [16] * 22
+    assert [schedule(p, step, 16).alpha for step in (3, 12, 13, 22, 23)] == [0.0, 0.9, 1.0, 1.0, 1.0]
+
+
 def test_progressive_fade_in_starts_from_the_lower_resolution():
     """At a phase boundary the new layers enter with alpha 0: the full-size output must equal
     the previous stage's, i.e. the lower-resolution image upsampled (nearest)."""
     torch.manual_seed(0)
-    p = small("progressive", start_resolution=8, phase_images=16, batch_size=8)
+    p = small("progressive", start_resolution=8, phase_images=[16] * 7, batch_size=8)
     G, _ = build("progressive", p, 32)
     G.eval()
     z = torch.randn(3, p.nz)
@@ -189,7 +197,7 @@ def test_progressive_step_mid_fade_in():
     """A training step halfway through a fade-in works at the new resolution and trains its layers."""
     torch.manual_seed(0)
     variant = REGISTRY["progressive"]
-    p = small("progressive", start_resolution=8, phase_images=16, batch_size=4)
+    p = small("progressive", start_resolution=8, phase_images=[16] * 7, batch_size=4)
     G, D = build("progressive", p, 32)
     opt_g, opt_d = variant.optimizers(p, G, D)
     step = next(s for s in range(1, 100) if schedule(p, s, 32).alpha == 0.5)
