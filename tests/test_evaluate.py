@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ganlab.errors import GanlabError
-from ganlab.evaluate import pick, snapshots_to_score
+from ganlab.evaluate import grown, pick, snapshots_to_score
 
 
 @pytest.fixture
@@ -54,3 +54,23 @@ def test_ties_go_to_the_later_snapshot():
 def test_select_last():
     row, by, _ = pick(CURVE, "last")
     assert (row["step"], by) == (1500, "last")
+
+
+def test_snapshots_below_full_resolution_are_not_picked():
+    curve = [{**CURVE[0], "fid": 1.0, "grown": False}, *CURVE[1:]]
+    assert pick(curve, "best")[0]["step"] == 1000
+
+
+def test_grown_reads_the_progressive_stage_buffers():
+    from ganlab.models import REGISTRY
+    from ganlab.models.progressive import ProgressiveParams
+
+    p = ProgressiveParams(width=8, nz=16, start_resolution=8)
+    G, _ = REGISTRY["progressive"].build(p, 16)
+    assert not grown(G.state_dict(), 16)  # built at its start, 8 px
+    G.set_stage(16, 0.5)
+    assert not grown(G.state_dict(), 16)
+    G.set_stage(16, 1.0)
+    assert grown(G.state_dict(), 16)
+    G, _ = REGISTRY["dcgan"].build(REGISTRY["dcgan"].Params(width=8, nz=16), 16)
+    assert grown(G.state_dict(), 16)

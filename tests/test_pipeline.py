@@ -85,9 +85,9 @@ def test_metrics(repo):
     history = (repo / "metrics/dcgan/losses.csv").read_text().splitlines()
     assert history[0].startswith("step,loss_d,loss_g") and len(history) == 1 + 3
     curve = (repo / "metrics/dcgan/curve.csv").read_text().splitlines()
-    assert curve[0] == "step,fid,face_rate" and [row.split(",")[0] for row in curve[1:]] == ["3", "6"]
+    assert curve[0] == "step,fid,face_rate,grown" and [row.split(",")[0] for row in curve[1:]] == ["3", "6"]
     assert ev["selected_step"] in (3, 6) and ev["selected_by"] == "fid" and ev["snapshots_scored"] == 2
-    fids = {int(row.split(",")[0]): float(row.split(",")[1]) for row in curve[1:]}
+    fids = {int(row.split(",")[0]): float(row.split(",")[1]) for row in curve[1:]}  # dcgan: every row grown
     assert ev["fid"] == min(fids.values()) and fids[ev["selected_step"]] == ev["fid"]
     clf = yaml.safe_load((repo / "metrics/classifier.json").read_text())
     assert "attributes" in clf

@@ -69,24 +69,34 @@ def pick(curve: list[dict], select: str) -> tuple[dict, str, str]:
     """The row of `curve` behind every output, the metric it was picked by, and why.
 
     Lowest FID where FID is known, else highest face rate; ties go to the later snapshot, which
-    has seen more data.
+    has seen more data. Rows marked "grown": False (a progressive generator still below the
+    data's resolution) are scored for the curve but not picked: their images are upsampled.
     """
     last = curve[-1]
     if select == "last":
         return last, "last", f"the last snapshot (step {last['step']}), as evaluate.select asks"
-    if all(row["fid"] is not None for row in curve):
-        best = min(reversed(curve), key=lambda row: row["fid"])
-        return best, "fid", f"lowest FID ({best['fid']}) of {len(curve)} snapshots scored"
-    best = max(reversed(curve), key=lambda row: row["face_rate"])
-    return best, "face_rate", f"highest face rate ({best['face_rate']}) of {len(curve)} snapshots scored; FID unavailable"
+    rows = [row for row in curve if row.get("grown", True)] or [last]
+    if all(row["fid"] is not None for row in rows):
+        best = min(reversed(rows), key=lambda row: row["fid"])
+        return best, "fid", f"lowest FID ({best['fid']}) of {len(rows)} snapshots at full resolution"
+    best = max(reversed(rows), key=lambda row: row["face_rate"])
+    return best, "face_rate", f"highest face rate ({best['face_rate']}) of {len(rows)} snapshots at full resolution; FID unavailable"
+
+
+def grown(state: dict, resolution: int) -> bool:
+    """Whether a generator state dict draws at full resolution: false for a progressive one
+    that is still at a lower stage or fading in (its stage lives in buffers)."""
+    if "stage_resolution" not in state:
+        return True
+    return int(state["stage_resolution"]) == resolution and float(state["alpha"]) >= 1
 
 
 def _write_curve(path: Path, curve: list[dict]) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["step", "fid", "face_rate"])
+            w = csv.DictWriter(f, fieldnames=["step", "fid", "face_rate", "grown"])
             w.writeheader()
-            w.writerows({**row, "fid": "" if row["fid"] is None else row["fid"]} for row in curve)
+            w.writerows({**row, "fid": "" if row["fid"] is None else row["fid"], "grown": int(row["grown"])} for row in curve)
 
 
 def evaluate(
@@ -122,8 +132,9 @@ def evaluate(
     curve = []
     todo = snapshots_to_score(model_dir, p.every)
     for step, path in tqdm(todo, desc="evaluate", unit="snapshot", disable=not progress):
-        G.load_state_dict(torch.load(path, map_location=device, weights_only=True))
-        row: dict = {"step": step, "fid": None}
+        state = torch.load(path, map_location=device, weights_only=True)
+        G.load_state_dict(state)
+        row: dict = {"step": step, "fid": None, "grown": grown(state, meta["resolution"])}
         if inception is not None:
             y = labels[: p.fid_samples] if labels is not None else None
             acts = fid.inception_activations(inception, generate(G, z_fid, p.batch_size, y), device, total=p.fid_samples, progress=False)
@@ -161,7 +172,7 @@ def evaluate(
         import mlflow
 
         for row in curve:  # the curve as metric history: MLflow's UI draws it against the step
-            mlflow.log_metrics({f"curve_{k}": v for k, v in row.items() if k != "step" and v is not None}, step=row["step"])
+            mlflow.log_metrics({f"curve_{k}": row[k] for k in ("fid", "face_rate") if row[k] is not None}, step=row["step"])
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         mlflow.set_tag("selected", why)
         mlflow.log_artifacts(str(out_dir), "model")  # `ganlab ... --run ID` loads the model from here
