@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,3 +21,13 @@ def fid_weights(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("fid") / "random_fid_inception.pth"
     write_random_weights(path, seed=0)
     return path
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a test module: on a shared 2-core machine torch's two threads spin
+    against other jobs (a training step measured 100x slower than on one thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -28,13 +28,7 @@ CATEGORY_NAMES = ["c0", "c1", "c2"]
 SMALL = dict(arithmetic_samples=300, group_size=4, sweep_frames=5, sweep_range=1.5, upscale=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # see tests/test_classifier.py: two torch threads crawl on a loaded 2-core machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest
 
 
 def vivid(name: str):

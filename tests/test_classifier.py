@@ -33,14 +33,7 @@ CATEGORIES = [
 SMALL = ClassifyParams(width=16, epochs=8, batch_size=32)  # a test-sized network; resolution 32, holdout 0.2, seed 0
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # On a shared 2-core machine torch's two threads spin against other jobs (a training step
-    # measured 100x slower than on one thread); one thread keeps these tests in seconds.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest
 
 
 def synthetic_faces(count: int, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -188,7 +181,7 @@ def test_stage_script(tmp_path, faces):
     data = tiny_npz(tmp_path / "faces.npz", faces, labels=True)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"classify": {"width": 4, "epochs": 1, "batch_size": 32}}))
     cmd = [sys.executable, str(ROOT / "stages/classify.py"), "--params", str(tmp_path / "params.yaml"), "--data", str(data), "--out", str(tmp_path / "clf"), "--metrics", str(tmp_path / "m.json")]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # see one_thread
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # see conftest.one_torch_thread
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("classify: held-out accuracy attributes ") and "categories " in r.stdout and len(r.stdout.splitlines()) == 1
