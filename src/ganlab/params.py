@@ -114,7 +114,7 @@ RESOLUTIONS = (16, 32, 64, 80, 128, 256)  # seed 002 trained at 80 px
 
 @dataclass(frozen=True)
 class TrainParams:
-    models: list[str] = field(default_factory=lambda: ["dcgan"])  # one DVC train stage per name; each has its own section
+    models: list[str] = field(default_factory=lambda: ["dcgan", "wgan_gp", "progressive"])  # one DVC train stage per name; each has its own section
     seed: int = 0  # seeds weights, data order and the fixed latent grid
     sample_every: int = 250  # steps between sample grids of the fixed latent vectors
     checkpoint_every: int = 500  # steps between resumable checkpoints
