@@ -164,9 +164,9 @@ def cmd_arithmetic(args: argparse.Namespace) -> list[Path]:
         raise GanlabError(f"classifier folder not found: {args.classifier}")
     with model_folder(args) as folder:
         G, meta = load(args, folder)
-    from ganlab import render
+    from ganlab.arithmetic import render_arithmetic
 
-    return list(render.arithmetic(G, meta, args.classifier, p, args.out).values())
+    return list(render_arithmetic(G, meta, args.classifier, p, args.out).values())
 
 
 def cmd_progress(args: argparse.Namespace) -> list[Path]:

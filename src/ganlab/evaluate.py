@@ -7,7 +7,6 @@ history, and the best snapshot becomes the model folder every later output is ma
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import sys
@@ -21,7 +20,7 @@ from ganlab import fid, tracking
 from ganlab.errors import GanlabError
 from ganlab.faces import face_rate, load_mtcnn
 from ganlab.generator import MODEL_JSON, WEIGHTS, generate, latents, load_generator, pick_device
-from ganlab.io import atomic_dir, atomic_path, load_dataset, write_json
+from ganlab.io import atomic_dir, load_dataset, write_csv, write_json
 from ganlab.params import EvaluateParams
 from ganlab.train import SNAPSHOTS
 
@@ -91,14 +90,6 @@ def grown(state: dict, resolution: int) -> bool:
     return int(state["stage_resolution"]) == resolution and float(state["alpha"]) >= 1
 
 
-def _write_curve(path: Path, curve: list[dict]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=["step", "fid", "face_rate", "grown"])
-            w.writeheader()
-            w.writerows({**row, "fid": "" if row["fid"] is None else row["fid"], "grown": int(row["grown"])} for row in curve)
-
-
 def evaluate(
     model_dir: str | Path,
     data_path: str | Path,
@@ -166,7 +157,7 @@ def evaluate(
     with atomic_dir(out_dir) as tmp:
         shutil.copyfile(best_path, tmp / WEIGHTS)
         (tmp / MODEL_JSON).write_text(json.dumps({**meta, "selected": selected}, indent=2) + "\n")
-    _write_curve(Path(curve_path), curve)
+    write_csv(curve_path, [{**row, "grown": int(row["grown"])} for row in curve], ["step", "fid", "face_rate", "grown"])
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
         import mlflow

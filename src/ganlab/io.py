@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
@@ -59,6 +60,16 @@ def write_json(path: str | Path, data: dict) -> None:
     """Write pretty JSON atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_csv(path: str | Path, rows: list[dict], fieldnames: list[str] | None = None) -> None:
+    """Rows of dicts as CSV (None as an empty cell), atomically; the columns default to the
+    first row's keys."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fieldnames or (list(rows[0]) if rows else ["step"]))
+            w.writeheader()
+            w.writerows(rows)
 
 
 def save_npz(path: str | Path, **arrays: np.ndarray) -> None:

@@ -173,13 +173,6 @@ def strip(G: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, steps: int, labe
     return tile(images, steps)
 
 
-def arithmetic(G: torch.nn.Module, meta: dict, classifier_dir: str | Path, p: RenderParams, out_dir: str | Path) -> dict[str, Path]:
-    """Latent vector arithmetic and attribute sweeps (ganlab.arithmetic), which need the trained classifier."""
-    from ganlab.arithmetic import render_arithmetic  # late: only runs that name a classifier need it
-
-    return render_arithmetic(G, meta, Path(classifier_dir), p, Path(out_dir))
-
-
 def render(
     model_dir: str | Path,
     out_dir: str | Path,
@@ -227,7 +220,9 @@ def render(
         iio.imwrite(tmp, image, extension=".png")
 
     if classifier_dir is not None and (p.arithmetic or p.directions):
-        written.update(arithmetic(G, meta, classifier_dir, p, out_dir))
+        from ganlab.arithmetic import render_arithmetic  # late: it imports this module
+
+        written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir))
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
         import mlflow

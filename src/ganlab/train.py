@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import hashlib
 import os
 import shutil
@@ -22,7 +21,7 @@ from ganlab import tracking
 from ganlab.errors import GanlabError
 from ganlab.guard import LossGuard
 from ganlab.generator import MODEL_JSON, WEIGHTS, latents, pick_device, to_uint8
-from ganlab.io import atomic_path, load_dataset, write_json
+from ganlab.io import atomic_path, load_dataset, write_csv, write_json
 from ganlab.models import REGISTRY, ModelParams
 from ganlab.params import TrainParams, to_dict
 
@@ -56,14 +55,6 @@ def _ema_avg(decay: float):
         return averaged + (current - averaged) * (1 - min(decay, (1 + n) / (10 + n)))
 
     return avg
-
-
-def _write_history(path: Path, rows: list[dict]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["step"])
-            w.writeheader()
-            w.writerows(rows)
 
 
 def file_md5(path: str | Path) -> str:
@@ -269,7 +260,7 @@ def train(
                 }
                 with atomic_path(out_dir / CHECKPOINT) as tmp:
                     torch.save(checkpoint, tmp)
-                _write_history(history_path, history)
+                write_csv(history_path, history)
             if on_step:
                 on_step(step)
         seconds = time.time() - start
@@ -279,7 +270,7 @@ def train(
             with atomic_path(out_dir / WEIGHTS) as tmp:
                 torch.save(G_out.state_dict(), tmp)
             write_json(out_dir / MODEL_JSON, meta)
-            _write_history(history_path, history)
+            write_csv(history_path, history)
             (out_dir / CHECKPOINT).unlink(missing_ok=True)  # done: nothing left to resume
             metrics = {
                 **metrics,
