@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ganlab.models import REGISTRY
-from ganlab.models.progressive import schedule
+from ganlab.models.progressive import channels_at, schedule
 
 CLASSES = 4  # class count for conditional variants
 CASES = [(name, r) for name, variant in sorted(REGISTRY.items()) for r in variant.resolutions]
@@ -208,3 +208,41 @@ def test_progressive_step_mid_fade_in():
     assert all(math.isfinite(v) for v in losses.values())
     assert all(not torch.equal(a, b) for a, b in zip(before, new))
     assert (int(G.stage_resolution), float(G.alpha)) == (16, 0.5)
+
+
+def test_progressive_channel_profile():
+    """Karras's profile by default (flat up to 32 px, halved above); max_width doubles the
+    channels per halving below 32 px up to the cap, in both networks."""
+    assert [channels_at(32, r) for r in (4, 8, 16, 32, 64)] == [32, 32, 32, 32, 16]
+    assert [channels_at(32, r, 256) for r in (4, 8, 16, 32, 64)] == [256, 128, 64, 32, 16]
+    assert [channels_at(32, r, 64) for r in (4, 8, 16, 32, 64)] == [64, 64, 64, 32, 16]
+    p = small("progressive", start_resolution=8, max_width=32)  # width 8: 32, 32, 16, 8 at 4, 8, 16, 32 px
+    G, D = build("progressive", p, 32)
+    assert G.blocks["8"][1].weight.shape[:2] == (32, 32) and G.blocks["16"][1].weight.shape[:2] == (16, 32)
+    assert G.to_rgb["32"].weight.shape[1] == 8 and D.from_rgb["16"][0].weight.shape[0] == 16
+    for resolution, alpha in [(8, 1.0), (16, 0.5), (32, 0.5), (32, 1.0)]:
+        G.set_stage(resolution, alpha)
+        with torch.no_grad():
+            x = G(torch.randn(2, p.nz))
+            assert x.shape == (2, 3, 32, 32) and D(F.avg_pool2d(x, 32 // resolution), alpha).shape == (2,)
+
+
+@pytest.mark.parametrize("loss", ["wgan_gp", "bce"])
+def test_progressive_losses_rank_reals_above_fakes(loss):
+    """Discriminator steps on separable data widen the margin between reals and fakes under either
+    loss; the BCE loss (seed 003) is a cross-entropy plus a penalty, so never negative."""
+    torch.manual_seed(0)
+    variant = REGISTRY["progressive"]
+    p = small("progressive", start_resolution=16, batch_size=8, loss=loss, lr_g=1e-8, lr_d=1e-3)
+    G, D = build("progressive", p, 16)
+    opt_g, opt_d = variant.optimizers(p, G, D)
+    noise = lambda n: torch.randn(n, p.nz)  # noqa: E731
+    margins = []
+    for _ in range(20):
+        real = (-0.8 + 0.1 * torch.randn(8, 3, 16, 16)).clamp(-1, 1)  # dark, uniform: far from G's first outputs
+        losses = variant.train_step(p, G, D, opt_g, opt_d, real, noise)
+        margins.append(losses["wasserstein"])
+        assert loss == "wgan_gp" or losses["loss_d"] >= 0
+    assert margins[-1] > 2 * margins[0] > 0
+    with torch.no_grad():
+        assert D(real).mean() > D(G(noise(8))).mean() + 0.3

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganlab.losses import d_loss_wasserstein, drift_penalty, g_loss_wasserstein, gradient_penalty
+from ganlab.losses import d_loss_bce, d_loss_wasserstein, drift_penalty, g_loss_bce, g_loss_wasserstein, gradient_penalty
 from ganlab.models.base import ModelParams, Variant, optimize
 from ganlab.params import ParamsError
 
@@ -34,12 +34,19 @@ class ProgressiveParams(ModelParams):
     batch_sizes: list[int] = field(default_factory=lambda: [32, 32, 32, 32, 16, 16, 14])  # minibatch at 4, 8, ..., 256 px (seed 003: shrinking with resolution; Karras: 16 up to 128, 14 at 256)
     nz: int = 512  # latent size (seed 003 and Karras et al.)
     width: int = 64  # channels up to 32 px, halved per doubling above (Karras and seed 003: 512; 64 costs about what DCGAN's default does per image on a CPU)
+    # cap on the channels below 32 px, which double per halving up to it; 0: `width` (Karras: flat
+    # up to 32 px). Low resolutions are cheap, so a cap above `width` buys capacity where the
+    # face's layout is learnt for little time.
+    max_width: int = 0
     start_resolution: int = 16  # resolution training starts at (seed 003: 16, faster than Karras's 4)
     # real images per fade-in and per stabilisation phase at 4, 8, ..., 256 px (Karras: 800k each;
     # seed 003: 5 CelebA epochs). Low resolutions are cheap and where the face's layout is learnt,
     # so the defaults spend most images there: on a 2-core CPU 16 px trains at ~600 images/s,
     # 64 px at ~80.
     phase_images: list[int] = field(default_factory=lambda: [8000, 8000, 48000, 12000, 8000, 8000, 8000])
+    # wgan_gp: Karras et al.'s Wasserstein loss with the gradient penalty and drift term;
+    # bce: seed 003's binary cross-entropy (non-saturating for G) with the same gradient penalty
+    loss: Literal["wgan_gp", "bce"] = "wgan_gp"
     gp_weight: float = 10.0  # gradient penalty weight lambda (Karras et al.)
     drift: float = 0.001  # weight of the drift term E[D(real)^2] that keeps critic scores near 0 (Karras et al.)
     lr_g: float = 1e-3  # generator learning rate (Karras et al.)
@@ -59,6 +66,8 @@ class ProgressiveParams(ModelParams):
             raise ParamsError(f"batch_sizes must hold {len(SIDES)} positive sizes, for {', '.join(map(str, SIDES))} px; got {self.batch_sizes}")
         if self.width <= 0:
             raise ParamsError(f"width must be > 0, got {self.width}")
+        if self.max_width < 0:
+            raise ParamsError(f"max_width must be >= 0 (0: width), got {self.max_width}")
         if len(self.phase_images) != len(SIDES) or min(self.phase_images) <= 0:
             raise ParamsError(f"phase_images must hold {len(SIDES)} positive counts, for {', '.join(map(str, SIDES))} px; got {self.phase_images}")
         for name in ("gp_weight", "drift"):
@@ -96,9 +105,10 @@ def schedule(p: ProgressiveParams, step: int, target: int = SIDES[-1]) -> Stage:
     raise AssertionError("unreachable: the last phase is open-ended")
 
 
-def channels_at(width: int, resolution: int) -> int:
-    """Feature maps at `resolution`: `width` up to 32 px, halved per doubling above (Karras)."""
-    return max(1, min(width, width * 32 // resolution))
+def channels_at(width: int, resolution: int, max_width: int = 0) -> int:
+    """Feature maps at `resolution`: `width` at 32 px, halved per doubling above and doubled per
+    halving below, capped at `max_width` (0: `width`, Karras's profile: flat up to 32 px)."""
+    return max(1, min(max_width or width, width * 32 // resolution))
 
 
 class EqConv2d(nn.Module):
@@ -165,9 +175,10 @@ class Generator(nn.Module):
     Buffers `stage_resolution` and `alpha` select the blocks in use; set them with set_stage.
     """
 
-    def __init__(self, nz: int, width: int, start: int, resolution: int, channels: int = 3):
+    def __init__(self, nz: int, width: int, start: int, resolution: int, channels: int = 3, max_width: int = 0):
         super().__init__()
-        c4 = channels_at(width, 4)
+        ch = lambda r: channels_at(width, r, max_width)  # noqa: E731
+        c4 = ch(4)
         self.nz, self.resolution, self.c4 = nz, resolution, c4
         # the dense layer's gain sqrt(2)/4 follows Karras's code: 4x4 outputs per input
         self.dense = nn.Sequential(PixelNorm(), EqLinear(nz, c4 * 16, gain=math.sqrt(2) / 4))  # (B, c4 * 16)
@@ -176,11 +187,11 @@ class Generator(nn.Module):
         r = 8
         while r <= resolution:
             self.blocks[str(r)] = nn.Sequential(
-                nn.Upsample(scale_factor=2, mode="nearest"), *_conv(channels_at(width, r // 2), channels_at(width, r), True), *_conv(channels_at(width, r), channels_at(width, r), True)
+                nn.Upsample(scale_factor=2, mode="nearest"), *_conv(ch(r // 2), ch(r), True), *_conv(ch(r), ch(r), True)
             )
             r *= 2
         # toRGB only where an output can be taken: the start resolution and above
-        self.to_rgb = nn.ModuleDict({str(r): EqConv2d(channels_at(width, r), channels, 1, gain=1) for r in SIDES if start <= r <= resolution})
+        self.to_rgb = nn.ModuleDict({str(r): EqConv2d(ch(r), channels, 1, gain=1) for r in SIDES if start <= r <= resolution})
         self.register_buffer("stage_resolution", torch.tensor(start))
         self.register_buffer("alpha", torch.tensor(1.0))
 
@@ -205,15 +216,16 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """Image at the current resolution -> fromRGB -> one block per halving -> minibatch std -> score."""
 
-    def __init__(self, width: int, start: int, resolution: int, channels: int = 3):
+    def __init__(self, width: int, start: int, resolution: int, channels: int = 3, max_width: int = 0):
         super().__init__()
-        self.from_rgb = nn.ModuleDict({str(r): nn.Sequential(EqConv2d(channels, channels_at(width, r), 1), nn.LeakyReLU(0.2)) for r in SIDES if start <= r <= resolution})
+        ch = lambda r: channels_at(width, r, max_width)  # noqa: E731
+        self.from_rgb = nn.ModuleDict({str(r): nn.Sequential(EqConv2d(channels, ch(r), 1), nn.LeakyReLU(0.2)) for r in SIDES if start <= r <= resolution})
         self.blocks = nn.ModuleDict()  # "r": (B, c_r, r, r) -> (B, c_{r/2}, r/2, r/2)
         r = 8
         while r <= resolution:
-            self.blocks[str(r)] = nn.Sequential(*_conv(channels_at(width, r), channels_at(width, r), False), *_conv(channels_at(width, r), channels_at(width, r // 2), False), nn.AvgPool2d(2))
+            self.blocks[str(r)] = nn.Sequential(*_conv(ch(r), ch(r), False), *_conv(ch(r), ch(r // 2), False), nn.AvgPool2d(2))
             r *= 2
-        c4 = channels_at(width, 4)
+        c4 = ch(4)
         self.final = nn.Sequential(
             *_conv(c4 + 1, c4, False),  # (B, c4, 4, 4), after minibatch_std's extra map
             nn.Flatten(),
@@ -242,10 +254,10 @@ class Progressive(Variant):
     def build(self, p: ProgressiveParams, resolution: int, channels: int = 3, num_classes: int = 0):
         if p.start_resolution > resolution:
             raise ValueError(f"progressive: start_resolution {p.start_resolution} is above the data's {resolution} px")
-        G = Generator(p.nz, p.width, p.start_resolution, resolution, channels)
+        G = Generator(p.nz, p.width, p.start_resolution, resolution, channels, p.max_width)
         stage = schedule(p, 1, resolution)
         G.set_stage(stage.resolution, stage.alpha)
-        return G, Discriminator(p.width, p.start_resolution, resolution, channels)
+        return G, Discriminator(p.width, p.start_resolution, resolution, channels, p.max_width)
 
     def batch_size(self, p, step, resolution):
         """The minibatch at `step` of the schedule growing towards the data's resolution."""
@@ -268,15 +280,19 @@ class Progressive(Variant):
         real_scores, fake_scores = critic(real), critic(fake)
         wasserstein = d_loss_wasserstein(real_scores, fake_scores)
         gp = gradient_penalty(critic, real, fake, p.gp_weight)
-        loss_d = wasserstein + gp + drift_penalty(real_scores, p.drift)
+        if p.loss == "bce":
+            loss_d = d_loss_bce(real_scores, fake_scores) + gp
+        else:
+            loss_d = wasserstein + gp + drift_penalty(real_scores, p.drift)
         optimize(opt_d, loss_d)
 
-        loss_g = g_loss_wasserstein(critic(downsample(G(noise(n)), r)))
+        fake_scores_g = critic(downsample(G(noise(n)), r))
+        loss_g = g_loss_bce(fake_scores_g) if p.loss == "bce" else g_loss_wasserstein(fake_scores_g)
         optimize(opt_g, loss_g)
         return {
             "loss_d": loss_d.item(),
             "loss_g": loss_g.item(),
-            "wasserstein": -wasserstein.item(),  # mean(real) - mean(fake)
+            "wasserstein": -wasserstein.item(),  # mean(real) - mean(fake): the critic's margin under either loss
             "gp": gp.item(),  # the weighted gradient penalty
             "d_real": real_scores.mean().item(),  # mean critic score of reals
             "d_fake": fake_scores.mean().item(),  # mean critic score of fakes before the G update
