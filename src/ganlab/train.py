@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import os
 import shutil
@@ -13,7 +14,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from torch.optim.swa_utils import AveragedModel
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
@@ -45,16 +45,40 @@ def save_grid(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, 
         Image.fromarray(to_uint8(grid[None])[0]).save(tmp, format="PNG")
 
 
-def _ema_avg(decay: float):
-    """EMA update with warm-up: the decay grows as (1 + n) / (10 + n) up to `decay`, so the
-    random initial weights are forgotten within a few hundred steps (as TensorFlow's
-    ExponentialMovingAverage does with num_updates)."""
+class GeneratorEMA:
+    """An exponential moving average of G's weights, the generator behind every output.
 
-    def avg(averaged: torch.Tensor, current: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-        n = float(n)
-        return averaged + (current - averaged) * (1 - min(decay, (1 + n) / (10 + n)))
+    Each parameter is warmed up from the step it starts training: until then it equals G's, and
+    after it the decay grows as (1 + n) / (10 + n) up to `decay` over its own n updates (as
+    TensorFlow's ExponentialMovingAverage does with num_updates). A global count would not do for
+    progressive growing, whose 64 px layers start training after thousands of steps: a 0.999
+    average would then still hold a third of their random initial weights at the end of a short
+    run. Buffers (batch-norm statistics, the growth stage) are copied, not averaged, as in
+    StyleGAN2: an average would drag the initial running variance along for thousands of steps.
+    """
 
-    return avg
+    def __init__(self, G: torch.nn.Module, decay: float):
+        self.module = copy.deepcopy(G).requires_grad_(False)
+        self.decay = decay
+        self.ages = [0] * len(list(G.parameters()))  # updates each parameter has been averaged over
+
+    @torch.no_grad()
+    def update(self, G: torch.nn.Module) -> None:
+        for i, (avg, p) in enumerate(zip(self.module.parameters(), G.parameters())):
+            if self.ages[i] == 0 and torch.equal(avg, p):
+                continue  # not trained yet (a layer that has not faded in): nothing to average
+            self.ages[i] += 1
+            n = self.ages[i]
+            avg.lerp_(p, 1 - min(self.decay, (1 + n) / (10 + n)))
+        for b_avg, b in zip(self.module.buffers(), G.buffers()):
+            b_avg.copy_(b)
+
+    def state_dict(self) -> dict:
+        return {"module": self.module.state_dict(), "ages": list(self.ages)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["module"])
+        self.ages = list(state["ages"])
 
 
 def file_md5(path: str | Path) -> str:
@@ -148,9 +172,8 @@ def train(
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = variant.optimizers(mp, G, D)
     # The averaged generator gives smoother samples than the raw one at any step (Karras et al.
-    # 2018; Yazici et al. 2019). Buffers (batch-norm statistics) are copied, not averaged, as in
-    # StyleGAN2: an average would drag the initial running variance along for thousands of steps.
-    G_ema = AveragedModel(G, avg_fn=_ema_avg(tp.ema), use_buffers=False) if tp.ema else None
+    # 2018; Yazici et al. 2019).
+    G_ema = GeneratorEMA(G, tp.ema) if tp.ema else None
     G_out = G_ema.module if G_ema else G  # the generator behind every output
     guard = LossGuard(mp.guard, G, D)
     order_gen = torch.Generator().manual_seed(tp.seed)  # data order: the same in every process
@@ -235,9 +258,7 @@ def train(
                 losses = variant.train_step(mp, G, D, opt_g, opt_d, images[index].to(device), noise, batch_labels, step)
             guard.after_step(losses)
             if G_ema:
-                G_ema.update_parameters(G_net)
-                for b_ema, b in zip(G_ema.module.buffers(), G_net.buffers()):
-                    b_ema.copy_(b)
+                G_ema.update(G_net)
 
             if lead and (step % tp.log_every == 0 or step == mp.steps):
                 history.append({"step": step, **losses})
