@@ -35,7 +35,7 @@ def vivid(name: str):
     """A tiny random generator of `name` (eval mode) with wider transposed-conv weights."""
     torch.manual_seed(0)
     variant = REGISTRY[name]
-    G, _ = variant.build(variant.Params(width=8, nz=NZ), RES, 3, CLASSES if variant.conditional else 0)
+    G, _ = variant(variant.Params(width=8, nz=NZ)).build(RES, 3, CLASSES if variant.conditional else 0)
     for m in G.modules():
         if isinstance(m, torch.nn.ConvTranspose2d):
             torch.nn.init.normal_(m.weight, 0.0, 0.2)

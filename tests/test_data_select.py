@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from ganlab import params
+from ganlab import params  # noqa: F401
+from ganlab.cli import load_params
 from ganlab.data.select import evaluate
 from ganlab.params import Category, ParamsError, PrepareParams
 from ganlab.prepare import output_size, select
@@ -73,10 +74,10 @@ def test_seed002_preset_and_params(tmp_path):
     for section, values in preset.items():
         repo[section].update(values)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(repo))
-    p = params.load(tmp_path / "params.yaml")
+    p = load_params(tmp_path / "params.yaml")
     assert [c.name for c in p["prepare"].categories] == ["attractive_female", "attractive_male", "female_high_cheekbones", "female_big_lips"]
     assert p["prepare"].resolution == 80 and p["data"].source == "celeba"
-    assert params.load(ROOT / "params.yaml")["prepare"].categories == []  # the default filters nothing
+    assert load_params(ROOT / "params.yaml")["prepare"].categories == []  # the default filters nothing
 
 
 def test_output_sizes():

@@ -12,7 +12,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 from PIL import Image
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ganlab.errors import GanlabError
-from ganlab.evaluate import grown, pick, snapshots_to_score
+from ganlab.evaluate import pick, snapshots_to_score
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def model_dir(tmp_path) -> Path:
 
 @pytest.mark.parametrize("every, steps", [(1, [3, 6, 9, 12, 14]), (2, [6, 12, 14]), (3, [9, 14]), (5, [14]), (9, [14]), (0, [14])])
 def test_every_kth_snapshot_and_always_the_last(model_dir, every, steps):
-    assert [step for step, _ in snapshots_to_score(model_dir, every)] == steps
+    assert [snap.step for snap in snapshots_to_score(model_dir, every)] == steps
 
 
 def test_no_snapshots_is_one_line_error(tmp_path):
@@ -61,16 +61,18 @@ def test_snapshots_below_full_resolution_are_not_picked():
     assert pick(curve, "best")[0]["step"] == 1000
 
 
-def test_grown_reads_the_progressive_stage_buffers():
+def test_completeness_is_the_variants_call():
+    """Whether a snapshot is at full resolution is the variant's to say (evaluate has no
+    model-specific code): a progressive G is complete only when grown and faded in."""
     from ganlab.models import REGISTRY
     from ganlab.models.progressive import ProgressiveParams
 
-    p = ProgressiveParams(width=8, nz=16, start_resolution=8)
-    G, _ = REGISTRY["progressive"].build(p, 16)
-    assert not grown(G.state_dict(), 16)  # built at its start, 8 px
+    variant = REGISTRY["progressive"](ProgressiveParams(width=8, nz=16, start_resolution=8))
+    G, _ = variant.build(16)
+    assert not variant.complete(G)  # built at its start, 8 px
     G.set_stage(16, 0.5)
-    assert not grown(G.state_dict(), 16)
+    assert not variant.complete(G)
     G.set_stage(16, 1.0)
-    assert grown(G.state_dict(), 16)
-    G, _ = REGISTRY["dcgan"].build(REGISTRY["dcgan"].Params(width=8, nz=16), 16)
-    assert grown(G.state_dict(), 16)
+    assert variant.complete(G)
+    dcgan = REGISTRY["dcgan"](REGISTRY["dcgan"].Params(width=8, nz=16))
+    assert dcgan.complete(dcgan.build(16)[0])

@@ -133,7 +133,7 @@ def test_generated_fid_matches_pytorch_fid_cli(tmp_path, torch_home, model, imag
 
     torch.manual_seed(0)
     variant = REGISTRY["dcgan"]
-    G, _ = variant.build(variant.Params(width=8, nz=16), 32, 3)
+    G, _ = variant(variant.Params(width=8, nz=16)).build(32, 3)
     G.eval()
     z = latents(N_IMAGES, 16, seed=3)
     acts = fid.inception_activations(model, generate(G, z, BATCH), CPU, total=N_IMAGES, progress=False)

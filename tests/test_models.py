@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from ganlab.models import REGISTRY
 from ganlab.models.progressive import channels_at, schedule
+from ganlab.train import as_floats, gan_step
 
 CLASSES = 4  # class count for conditional variants
 CASES = [(name, r) for name, variant in sorted(REGISTRY.items()) for r in variant.resolutions]
@@ -20,15 +21,17 @@ def small(name, **overrides):
 
 
 def build(name, p, resolution):
-    return REGISTRY[name].build(p, resolution, 3, CLASSES if REGISTRY[name].conditional else 0)
+    return REGISTRY[name](p).build(resolution, 3, CLASSES if REGISTRY[name].conditional else 0)
 
 
 def labels_for(name, n):
     return torch.arange(n) % CLASSES if REGISTRY[name].conditional else None
 
 
-def score(name, D, x, labels):
-    return D(x, labels) if REGISTRY[name].conditional else D(x)
+def train_step(variant, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
+    """One trainer step (the stage of `step`, the critic steps, the G step), losses as floats."""
+    variant.set_step(G, D, step, real.shape[-1])
+    return as_floats(gan_step(variant, G, D, opt_g, opt_d, real, noise, labels))
 
 
 def test_every_variant_declares_its_resolutions():
@@ -45,7 +48,7 @@ def test_shapes(name, resolution):
         x = G(z, y)
         assert x.shape == (2, 3, resolution, resolution)
         assert x.min() >= -1 and x.max() <= 1  # tanh output
-        assert score(name, D, x, y).shape == (2,)
+        assert D(x, y).shape == (2,)
         if REGISTRY[name].conditional:
             assert G(z).shape == x.shape  # labels=None: drawn uniformly, for unconditional callers
 
@@ -53,15 +56,15 @@ def test_shapes(name, resolution):
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_one_step_changes_both_networks(name):
     torch.manual_seed(0)
-    variant = REGISTRY[name]
     p = small(name, batch_size=4)
+    variant = REGISTRY[name](p)
     G, D = build(name, p, 32)
-    opt_g, opt_d = variant.optimizers(p, G, D)
+    opt_g, opt_d = variant.optimizers(G, D)
     g0 = [t.detach().clone() for t in G.parameters()]
     d0 = [t.detach().clone() for t in D.parameters()]
-    n = variant.batch_size(p, 1, 32)  # n_critic variants take one real batch per critic step
+    n = variant.batch_size(1, 32) * variant.n_critic  # one real batch per critic step
     real = torch.rand(n, 3, 32, 32) * 2 - 1
-    losses = variant.train_step(p, G, D, opt_g, opt_d, real, lambda k: torch.randn(k, p.nz), labels_for(name, n), 1)
+    losses = train_step(variant, G, D, opt_g, opt_d, real, lambda k: torch.randn(k, p.nz), labels_for(name, n), 1)
     assert {"loss_d", "loss_g"} <= set(losses)
     assert all(math.isfinite(v) for v in losses.values()), losses
     assert any(not torch.equal(a, b) for a, b in zip(g0, G.parameters()))
@@ -71,14 +74,14 @@ def test_one_step_changes_both_networks(name):
 def test_dcgan_discriminator_learns_to_separate():
     """With G nearly frozen, D must learn to separate: catches a loss with the wrong sign (seed 000)."""
     torch.manual_seed(0)
-    variant = REGISTRY["dcgan"]
-    p = variant.Params(width=8, nz=16, batch_size=8, lr_g=1e-6, lr_d=1e-3)
-    G, D = variant.build(p, 16)
-    opt_g, opt_d = variant.optimizers(p, G, D)
+    p = REGISTRY["dcgan"].Params(width=8, nz=16, batch_size=8, lr_g=1e-6, lr_d=1e-3)
+    variant = REGISTRY["dcgan"](p)
+    G, D = variant.build(16)
+    opt_g, opt_d = variant.optimizers(G, D)
     real = (0.8 + 0.1 * torch.randn(8, 3, 16, 16)).clamp(-1, 1)  # varied: BN would flatten a constant batch
-    first = variant.train_step(p, G, D, opt_g, opt_d, real, lambda n: torch.randn(n, p.nz))["loss_d"]
+    first = train_step(variant, G, D, opt_g, opt_d, real, lambda n: torch.randn(n, p.nz))["loss_d"]
     for _ in range(30):
-        last = variant.train_step(p, G, D, opt_g, opt_d, real, lambda n: torch.randn(n, p.nz))["loss_d"]
+        last = train_step(variant, G, D, opt_g, opt_d, real, lambda n: torch.randn(n, p.nz))["loss_d"]
     assert last < first * 0.5
 
 
@@ -87,25 +90,25 @@ def test_critic_scores_reals_above_fakes(name):
     """A few critic steps on separable data must rank reals above fakes: seed 000's sign error
     (critic loss mean(real) - mean(fake)) would rank them the other way."""
     torch.manual_seed(0)
-    variant = REGISTRY[name]
     p = small(name, batch_size=8, n_critic=2, lr_g=1e-8, lr_d=1e-3)
+    variant = REGISTRY[name](p)
     G, D = build(name, p, 32)
-    opt_g, opt_d = variant.optimizers(p, G, D)
+    opt_g, opt_d = variant.optimizers(G, D)
     noise = lambda n: torch.randn(n, p.nz)  # noqa: E731
     for _ in range(5):
-        real = (0.8 + 0.1 * torch.randn(variant.batch_size(p, 1, 32), 3, 32, 32)).clamp(-1, 1)
-        variant.train_step(p, G, D, opt_g, opt_d, real, noise)
+        real = (0.8 + 0.1 * torch.randn(variant.batch_size(1, 32) * variant.n_critic, 3, 32, 32)).clamp(-1, 1)
+        train_step(variant, G, D, opt_g, opt_d, real, noise)
     with torch.no_grad():
         assert D(real[:8]).mean() > D(G(noise(8))).mean()
 
 
 def test_wgan_clips_every_critic_weight():
     torch.manual_seed(0)
-    variant = REGISTRY["wgan"]
     p = small("wgan", batch_size=4, n_critic=1, clip=0.01, lr_d=0.1)  # a large step that would overshoot the box
+    variant = REGISTRY["wgan"](p)
     G, D = build("wgan", p, 32)
-    opt_g, opt_d = variant.optimizers(p, G, D)
-    variant.train_step(p, G, D, opt_g, opt_d, torch.rand(4, 3, 32, 32) * 2 - 1, lambda n: torch.randn(n, p.nz))
+    opt_g, opt_d = variant.optimizers(G, D)
+    train_step(variant, G, D, opt_g, opt_d, torch.rand(4, 3, 32, 32) * 2 - 1, lambda n: torch.randn(n, p.nz))
     assert all(w.abs().max() <= p.clip for w in D.parameters())
 
 
@@ -134,7 +137,7 @@ def test_progressive_schedule():
     assert {s.alpha for s in stages[10:15]} == {1.0} and {s.resolution for s in stages[10:15]} == {16}
     assert stages[15].resolution == 32 and stages[15].alpha == 0 and stages[15].batch == 4
     assert {s.alpha for s in stages[15:25]} != {1.0} and {s.alpha for s in stages[25:]} == {1.0}  # 40 / 4 = 10 fade steps
-    assert all(REGISTRY["progressive"].batch_size(p, step, 32) == s.batch for step, s in enumerate(stages, 1))
+    assert all(REGISTRY["progressive"](p).batch_size(step, 32) == s.batch for step, s in enumerate(stages, 1))
 
 
 def test_progressive_images_per_resolution():
@@ -190,20 +193,20 @@ def test_progressive_discriminator_at_every_stage(resolution, alpha):
     with torch.no_grad():
         x = G(torch.randn(2, p.nz))
         assert x.shape == (2, 3, 32, 32)
-        assert D(F.avg_pool2d(x, 32 // resolution), alpha).shape == (2,)
+        assert D.set_stage(alpha) is None and D(F.avg_pool2d(x, 32 // resolution)).shape == (2,)
 
 
 def test_progressive_step_mid_fade_in():
     """A training step halfway through a fade-in works at the new resolution and trains its layers."""
     torch.manual_seed(0)
-    variant = REGISTRY["progressive"]
     p = small("progressive", start_resolution=8, phase_images=[16] * 7, batch_size=4)
-    G, D = build("progressive", p, 32)
-    opt_g, opt_d = variant.optimizers(p, G, D)
+    variant = REGISTRY["progressive"](p)
+    G, D = variant.build(32)
+    opt_g, opt_d = variant.optimizers(G, D)
     step = next(s for s in range(1, 100) if schedule(p, s, 32).alpha == 0.5)
     new = [G.to_rgb["16"].weight, D.from_rgb["16"][0].weight]
     before = [t.detach().clone() for t in new]
-    losses = variant.train_step(p, G, D, opt_g, opt_d, torch.rand(4, 3, 32, 32) * 2 - 1, lambda k: torch.randn(k, p.nz), None, step)
+    losses = train_step(variant, G, D, opt_g, opt_d, torch.rand(4, 3, 32, 32) * 2 - 1, lambda k: torch.randn(k, p.nz), None, step)
     assert (losses["resolution"], losses["alpha"]) == (16, 0.5)
     assert all(math.isfinite(v) for v in losses.values())
     assert all(not torch.equal(a, b) for a, b in zip(before, new))
@@ -224,7 +227,7 @@ def test_progressive_channel_profile():
         G.set_stage(resolution, alpha)
         with torch.no_grad():
             x = G(torch.randn(2, p.nz))
-            assert x.shape == (2, 3, 32, 32) and D(F.avg_pool2d(x, 32 // resolution), alpha).shape == (2,)
+            assert x.shape == (2, 3, 32, 32) and D.set_stage(alpha) is None and D(F.avg_pool2d(x, 32 // resolution)).shape == (2,)
 
 
 @pytest.mark.parametrize("loss", ["wgan_gp", "bce"])
@@ -232,15 +235,15 @@ def test_progressive_losses_rank_reals_above_fakes(loss):
     """Discriminator steps on separable data widen the margin between reals and fakes under either
     loss; the BCE loss (seed 003) is a cross-entropy plus a penalty, so never negative."""
     torch.manual_seed(0)
-    variant = REGISTRY["progressive"]
     p = small("progressive", start_resolution=16, batch_size=8, loss=loss, lr_g=1e-8, lr_d=1e-3)
-    G, D = build("progressive", p, 16)
-    opt_g, opt_d = variant.optimizers(p, G, D)
+    variant = REGISTRY["progressive"](p)
+    G, D = variant.build(16)
+    opt_g, opt_d = variant.optimizers(G, D)
     noise = lambda n: torch.randn(n, p.nz)  # noqa: E731
     margins = []
     for _ in range(20):
         real = (-0.8 + 0.1 * torch.randn(8, 3, 16, 16)).clamp(-1, 1)  # dark, uniform: far from G's first outputs
-        losses = variant.train_step(p, G, D, opt_g, opt_d, real, noise)
+        losses = train_step(variant, G, D, opt_g, opt_d, real, noise)
         margins.append(losses["wasserstein"])
         assert loss == "wgan_gp" or losses["loss_d"] >= 0
     assert margins[-1] > 2 * margins[0] > 0

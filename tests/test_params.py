@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganlab import params
+from ganlab import params  # noqa: F401
+from ganlab.cli import load_params
 from ganlab.params import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,13 +21,13 @@ def write(tmp_path, data) -> Path:
 
 
 def test_repo_params_yaml_is_valid():
-    p = params.load(ROOT / "params.yaml")
+    p = load_params(ROOT / "params.yaml")
     assert p["prepare"].resolution == 64
     assert p["dcgan"].width > 0
 
 
 def test_defaults_fill_missing_keys(tmp_path):
-    p = params.load(write(tmp_path, {"dcgan": {"steps": 3}}))
+    p = load_params(write(tmp_path, {"dcgan": {"steps": 3}}))
     assert p["dcgan"].steps == 3
     assert p["dcgan"].nz == params.parse(type(p["dcgan"]), {}, "dcgan").nz
     assert p["data"].source == "synthetic"
@@ -42,7 +43,7 @@ def test_defaults_fill_missing_keys(tmp_path):
 )
 def test_unknown_key_is_named(tmp_path, data, named):
     with pytest.raises(ParamsError, match=f"'{named}'"):
-        params.load(write(tmp_path, data))
+        load_params(write(tmp_path, data))
 
 
 @pytest.mark.parametrize(
@@ -59,11 +60,11 @@ def test_unknown_key_is_named(tmp_path, data, named):
 )
 def test_bad_value_is_named(tmp_path, data, named):
     with pytest.raises(ParamsError, match=named.replace(".", r"\.")):
-        params.load(write(tmp_path, data))
+        load_params(write(tmp_path, data))
 
 
 def test_float_accepts_int(tmp_path):
-    assert params.load(write(tmp_path, {"dcgan": {"lr_g": 1}}))["dcgan"].lr_g == 1.0
+    assert load_params(write(tmp_path, {"dcgan": {"lr_g": 1}}))["dcgan"].lr_g == 1.0
 
 
 def test_stage_reports_a_bad_key_in_one_line(tmp_path):

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
 
-from ganlab import params
+from ganlab import params  # noqa: F401
+from ganlab.cli import load_params
 from ganlab.data.synthetic import render_face
 from ganlab.errors import GanlabError
 from ganlab.generator import generate, latents, load_generator
@@ -43,7 +43,7 @@ def test_preset_trains_on_embedded_data(workspace, name):
             if key not in ("steps", "batch_size", "checkpoint_every", "sample_every"):
                 assert merged[section][key] == value, f"{section}.{key}"
     assert merged["classify"] == yaml.safe_load((ROOT / "params.yaml").read_text())["classify"]  # no preset sets it
-    p = params.load(workspace / "params.yaml")
+    p = load_params(workspace / "params.yaml")
     resolution = p["prepare"].resolution
     n_classes = len(p["prepare"].categories)
     labels = {"labels": np.arange(8) % n_classes} if n_classes else {}

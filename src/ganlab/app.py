@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ganlab import cli
 from ganlab.errors import GanlabError
+from ganlab.folder import RUN_ARTIFACT, WEIGHTS
 from ganlab.params import RenderParams
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 # use them: `--help` and mistyped options answer at once instead of after seconds of imports.
 
 DEFAULTS = RenderParams()  # the command's defaults are the render stage's
-RUN_ARTIFACT = "model"  # evaluate logs the selected model folder under this artifact path
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -98,7 +98,7 @@ def download_run_model(run_id: str, uri: str, dest: Path) -> Path:
 
 def load(args: argparse.Namespace, folder: Path) -> tuple[torch.nn.Module, dict]:
     """The generator of a model folder on --device."""
-    from ganlab.generator import WEIGHTS, load_generator, pick_device
+    from ganlab.generator import load_generator, pick_device
 
     if not (folder / WEIGHTS).exists():
         raise GanlabError(f"not a trained model folder (no {WEIGHTS}): {args.model or f'run {args.run}'}")

@@ -34,6 +34,7 @@ from ganlab import classifier
 from ganlab.data.select import evaluate
 from ganlab.errors import GanlabError
 from ganlab.generator import generate, latents
+from ganlab.images import upscale, write_gif
 from ganlab.io import atomic_path
 from ganlab.params import RenderParams
 
@@ -185,7 +186,6 @@ def arithmetic_figure(
     vector (nz,). Conditional groups (`categories`: the model's category names) draw their mean
     face with their most common label and the result with `result_label`.
     """
-    from ganlab.render import upscale  # late: ganlab.render imports this module
 
     a, b, c = groups
     result = arithmetic(a.z, b.z, c.z)  # (nz,)
@@ -238,7 +238,6 @@ def render_arithmetic(G: torch.nn.Module, meta: dict, clf_dir: str | Path, p: Re
     A direction is mean(z with it) - mean(z without it) over every usable sample, not just
     group_size: the more faces, the more the other attributes cancel out.
     """
-    from ganlab.render import upscale, write_gif  # late: ganlab.render imports this module
 
     out_dir = Path(out_dir)
     written: dict[str, Path] = {}

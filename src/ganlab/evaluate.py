@@ -7,8 +7,6 @@ history, and the best snapshot becomes the model folder every later output is ma
 
 from __future__ import annotations
 
-import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,10 +17,10 @@ from tqdm import tqdm
 from ganlab import fid, tracking
 from ganlab.errors import GanlabError
 from ganlab.faces import face_rate, load_mtcnn
-from ganlab.generator import MODEL_JSON, WEIGHTS, generate, latents, load_generator, pick_device
+from ganlab.folder import RUN_ARTIFACT, ModelFolder, Snapshot
+from ganlab.generator import generate, latents, load_generator, pick_device
 from ganlab.io import atomic_dir, load_dataset, write_csv, write_json
 from ganlab.params import EvaluateParams
-from ganlab.train import SNAPSHOTS
 
 
 def _batches(images: np.ndarray, size: int):
@@ -53,15 +51,15 @@ def real_stats(data_path: str | Path, out_path: str | Path, p: EvaluateParams, p
     return {**info, "available": True}
 
 
-def snapshots_to_score(model_dir: str | Path, every: int) -> list[tuple[int, Path]]:
-    """(step, path) of every `every`-th training snapshot, always ending with the last one."""
-    found = sorted((Path(model_dir) / SNAPSHOTS).glob("step_*.pt"))
+def snapshots_to_score(model_dir: str | Path, every: int) -> list[Snapshot]:
+    """Every `every`-th training snapshot, always ending with the last one."""
+    found = ModelFolder(model_dir).snapshots()
     if not found:
-        raise GanlabError(f"no training snapshots in {Path(model_dir) / SNAPSHOTS}: train the model again")
+        raise GanlabError(f"no training snapshots in {Path(model_dir) / 'snapshots'}: train the model again")
     chosen = found[every - 1 :: every] if every else []
     if found[-1] not in chosen:
         chosen.append(found[-1])
-    return [(int(path.stem.split("_")[1]), path) for path in chosen]
+    return chosen
 
 
 def pick(curve: list[dict], select: str) -> tuple[dict, str, str]:
@@ -80,14 +78,6 @@ def pick(curve: list[dict], select: str) -> tuple[dict, str, str]:
         return best, "fid", f"lowest FID ({best['fid']}) of {len(rows)} snapshots at full resolution"
     best = max(reversed(rows), key=lambda row: row["face_rate"])
     return best, "face_rate", f"highest face rate ({best['face_rate']}) of {len(rows)} snapshots at full resolution; FID unavailable"
-
-
-def grown(state: dict, resolution: int) -> bool:
-    """Whether a generator state dict draws at full resolution: false for a progressive one
-    that is still at a lower stage or fading in (its stage lives in buffers)."""
-    if "stage_resolution" not in state:
-        return True
-    return int(state["stage_resolution"]) == resolution and float(state["alpha"]) >= 1
 
 
 def evaluate(
@@ -122,10 +112,9 @@ def evaluate(
 
     curve = []
     todo = snapshots_to_score(model_dir, p.every)
-    for step, path in tqdm(todo, desc="evaluate", unit="snapshot", disable=not progress):
-        state = torch.load(path, map_location=device, weights_only=True)
-        G.load_state_dict(state)
-        row: dict = {"step": step, "fid": None, "grown": grown(state, meta["resolution"])}
+    for snap in tqdm(todo, desc="evaluate", unit="snapshot", disable=not progress):
+        G.load_state_dict(torch.load(snap.path, map_location=device, weights_only=True))
+        row: dict = {"step": snap.step, "fid": None, "grown": snap.complete}
         if inception is not None:
             y = labels[: p.fid_samples] if labels is not None else None
             acts = fid.inception_activations(inception, generate(G, z_fid, p.batch_size, y), device, total=p.fid_samples, progress=False)
@@ -147,16 +136,15 @@ def evaluate(
     metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])
 
     selected = {"step": best["step"], "by": by, "why": why, "from": str(model_dir)}
-    best_path = dict((s, path) for s, path in todo)[best["step"]]
+    best_snap = next(snap for snap in todo if snap.step == best["step"])
     if meta.get("num_classes") and classifier_dir is not None:
         from ganlab.classifier import conditional_accuracy, load_classifier
 
-        G.load_state_dict(torch.load(best_path, map_location=device, weights_only=True))
+        G.load_state_dict(torch.load(best_snap.path, map_location=device, weights_only=True))
         metrics.update(conditional_accuracy(G, meta, load_classifier(Path(classifier_dir), "categories"), p.class_samples, p.seed + 2, p.batch_size))
 
     with atomic_dir(out_dir) as tmp:
-        shutil.copyfile(best_path, tmp / WEIGHTS)
-        (tmp / MODEL_JSON).write_text(json.dumps({**meta, "selected": selected}, indent=2) + "\n")
+        ModelFolder(tmp).write_selected({**meta, "selected": selected}, best_snap)
     write_csv(curve_path, [{**row, "grown": int(row["grown"])} for row in curve], ["step", "fid", "face_rate", "grown"])
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
@@ -166,7 +154,7 @@ def evaluate(
             mlflow.log_metrics({f"curve_{k}": row[k] for k in ("fid", "face_rate") if row[k] is not None}, step=row["step"])
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         mlflow.set_tag("selected", why)
-        mlflow.log_artifacts(str(out_dir), "model")  # `ganlab ... --run ID` loads the model from here
+        mlflow.log_artifacts(str(out_dir), RUN_ARTIFACT)  # `ganlab ... --run ID` loads the model from here
     write_json(metrics_path, metrics)
     return metrics
 

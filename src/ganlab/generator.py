@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from ganlab.errors import GanlabError
-
-MODEL_JSON = "model.json"  # the resolved params of a trained model, beside its weights
-WEIGHTS = "generator.pt"  # the generator's state_dict
+from ganlab.folder import ModelFolder
 
 
 def pick_device(choice: str = "auto") -> torch.device:
@@ -31,16 +27,11 @@ def load_generator(model_dir: str | Path, device: torch.device | str = "cpu") ->
     from ganlab.models import REGISTRY
     from ganlab.params import parse
 
-    model_dir = Path(model_dir)
-    try:
-        meta = json.loads((model_dir / MODEL_JSON).read_text())
-    except FileNotFoundError:
-        raise GanlabError(f"not a trained model folder (no {MODEL_JSON}): {model_dir}") from None
-    variant = REGISTRY[meta["model"]]
-    params = parse(variant.Params, meta["params"], meta["model"])
-    G, _ = variant.build(params, meta["resolution"], meta["channels"], meta.get("num_classes", 0))
-    state = torch.load(model_dir / WEIGHTS, map_location=device, weights_only=True)
-    G.load_state_dict(state)
+    folder = ModelFolder(model_dir)
+    meta = folder.read_meta()
+    variant = REGISTRY[meta["model"]](parse(REGISTRY[meta["model"]].Params, meta["params"], meta["model"]))
+    G, _ = variant.build(meta["resolution"], meta["channels"], meta.get("num_classes", 0))
+    G.load_state_dict(folder.read_weights(device))
     return G.to(device).eval(), meta
 
 

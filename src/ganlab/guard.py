@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ganlab.params import ParamsError
+from ganlab.errors import ParamsError
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,7 @@ from typing import Any, Literal, Mapping
 
 import yaml
 
-from ganlab.errors import GanlabError
-
-
-class ParamsError(GanlabError):
-    """A bad key or value in params.yaml; the message names the key."""
+from ganlab.errors import ParamsError
 
 
 def _positive(where: str, value: float) -> None:
@@ -125,11 +121,6 @@ class TrainParams:
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPUs that support it, else fp32
 
     def __post_init__(self) -> None:
-        from ganlab.models import REGISTRY  # late: models import torch, params must stay light
-
-        for name in self.models:
-            if name not in REGISTRY:
-                raise ParamsError(f"train.models: unknown model '{name}' (known: {', '.join(REGISTRY)})")
         for name in ("sample_every", "checkpoint_every", "log_every", "grid_size"):
             _positive(f"train.{name}", getattr(self, name))
         if not 0 <= self.ema < 1:
@@ -288,21 +279,24 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
-def load(path: str | Path = "params.yaml") -> dict[str, Any]:
+def load(path: str | Path, models: Mapping[str, Any]) -> dict[str, Any]:
     """Validate every section of params.yaml; return section name -> dataclass.
 
-    Model sections (one per registered model) are parsed with that model's own params class.
+    `models` maps each model name to its variant (ganlab.models.REGISTRY); each model's section
+    is parsed with that variant's own params class. The registry is passed in rather than
+    imported, so that the models, which raise ParamsError, never import this module back.
     """
-    from ganlab.models import REGISTRY
-
     raw = read_yaml(path)
-    known = {**SECTIONS, **{name: variant.Params for name, variant in REGISTRY.items()}}
+    known = {**SECTIONS, **{name: variant.Params for name, variant in models.items()}}
     out = {}
     for key in raw:
         if key not in known:
             raise ParamsError(_unknown(str(key), str(key), list(known)))
     for name, cls in known.items():
         out[name] = parse(cls, raw.get(name), name)
+    for name in out["train"].models:
+        if name not in models:
+            raise ParamsError(f"train.models: unknown model '{name}' (known: {', '.join(models)})")
     return out
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from ganlab import params
+from ganlab import cli, params
 from ganlab.errors import GanlabError
 
 
@@ -43,7 +43,7 @@ def apply(name: str, root: Path, overrides: dict | None = None) -> dict:
     tmp = root / ".params.preset.yaml"
     tmp.write_text(yaml.safe_dump(merged, sort_keys=False))
     try:
-        params.load(tmp)  # a preset with a typo fails here, before params.yaml changes
+        cli.load_params(tmp)  # a preset with a typo fails here, before params.yaml changes
         tmp.replace(root / "params.yaml")
     finally:
         tmp.unlink(missing_ok=True)

@@ -4,7 +4,6 @@ the training progress, and the building blocks the `ganlab` command shares with 
 from __future__ import annotations
 
 import math
-import re
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -12,77 +11,17 @@ from typing import Sequence
 import imageio.v3 as iio
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
 from tqdm import tqdm
 
 from ganlab import tracking
+from ganlab.arithmetic import render_arithmetic
 from ganlab.errors import GanlabError
+from ganlab.folder import ModelFolder
 from ganlab.generator import generate, latents, load_generator, pick_device
+from ganlab.images import animation_path, caption, hold, tile, upscale, write_animation, write_gif, write_mp4  # noqa: F401 (re-exported for the ganlab command)
 from ganlab.io import atomic_path
 from ganlab.latent import line, loop_path
 from ganlab.params import RenderParams
-
-FORMATS = (".gif", ".mp4")  # animation files by extension
-SAMPLE = re.compile(r"step_(\d+)\.png")  # the trainer's sample grids: samples/step_000250.png
-
-
-def upscale(images: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement of uint8 NHWC images, for viewing small samples."""
-    return images.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else images
-
-
-def tile(images: np.ndarray, columns: int, pad: int = 0, pad_value: int = 255) -> np.ndarray:
-    """(N, H, W, C) -> one (rows*H + gaps, columns*W + gaps, C) image, row by row; missing cells are pad_value.
-
-    Works on any leading axes as well: (N, T, H, W, C) gives (T, ...) frames of tiled animations.
-    """
-    n, lead, (h, w, c) = images.shape[0], images.shape[1:-3], images.shape[-3:]
-    rows = math.ceil(n / columns)
-    canvas = np.full((*lead, pad + rows * (h + pad), pad + columns * (w + pad), c), pad_value, images.dtype)
-    for i in range(n):
-        y, x = pad + (i // columns) * (h + pad), pad + (i % columns) * (w + pad)
-        canvas[..., y : y + h, x : x + w, :] = images[i]
-    return canvas
-
-
-def write_gif(path: Path, frames: np.ndarray, fps: int) -> None:
-    """An endlessly looping GIF, written atomically.
-
-    Pillow stores consecutive identical frames (held key points) as one frame shown for their
-    summed duration: the file is smaller and plays the same.
-    """
-    with atomic_path(path) as tmp:
-        iio.imwrite(tmp, frames, extension=".gif", duration=1000 / fps, loop=0)
-
-
-def write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
-    """An H.264 MP4 (yuv420p, which players expect), written atomically through imageio-ffmpeg."""
-    # yuv420p stores colour at half resolution, so libx264 refuses odd sides: pad by repeating the
-    # last row / column. imageio would otherwise resize every frame to a multiple of its
-    # macro_block_size (16), blurring the nearest-neighbour pixels; H.264 itself pads to 16
-    # internally, so sides divisible by 2 play everywhere.
-    h, w = frames.shape[1:3]
-    frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    with atomic_path(path) as tmp:
-        # ffmpeg picks the container by file name; the temporary name ends in .tmp, so say mp4.
-        # quality 7 is x264's CRF 15: imageio's default (CRF 25) smears small, enlarged faces.
-        iio.imwrite(tmp, frames, extension=".mp4", plugin="FFMPEG", fps=fps, quality=7, macro_block_size=2, output_params=["-f", "mp4"])
-
-
-def animation_path(path: str | Path) -> Path:
-    """The path, if its extension names an animation format; a GanlabError otherwise."""
-    path = Path(path)
-    if path.suffix.lower() not in FORMATS:
-        raise GanlabError(f"cannot write an animation as '{path.suffix}' ({path}): use one of {', '.join(FORMATS)}")
-    return path
-
-
-def write_animation(path: str | Path, frames: np.ndarray, fps: int) -> Path:
-    """Write uint8 (T, H, W, C) frames as a GIF or an MP4, chosen by the path's extension."""
-    path = animation_path(path)
-    (write_gif if path.suffix.lower() == ".gif" else write_mp4)(path, frames, fps)
-    return path
-
 
 def seed_points(seeds: Sequence[int], nz: int, cells: int = 1) -> torch.Tensor:
     """(cells, K, nz) key points, one per seed: cell c's k-th point is latents(cells, nz, seeds[k])[c].
@@ -97,13 +36,6 @@ def cell_labels(num_classes: int, cells: int, first: int = 0) -> list[int] | Non
     """A class label per loop of a conditional generator, cycling through the classes from `first`;
     None for an unconditional one. A loop keeps its label: only the latent vector moves."""
     return [(first + c) % num_classes for c in range(cells)] if num_classes else None
-
-
-def hold(frames: np.ndarray, period: int, extra: int, axis: int = 0) -> np.ndarray:
-    """Repeat every `period`-th frame along `axis` (the key points) `extra` more times."""
-    counts = np.ones(frames.shape[axis], dtype=int)
-    counts[::period] += extra
-    return np.repeat(frames, counts, axis=axis)
 
 
 def interpolation(
@@ -136,20 +68,11 @@ def interpolation(
 
 
 def sample_grids(training_dir: str | Path) -> list[tuple[int, Path]]:
-    """(step, path) of every samples/step_*.png in a training folder, in step order."""
-    found = [(int(m.group(1)), f) for f in Path(training_dir, "samples").glob("step_*.png") if (m := SAMPLE.fullmatch(f.name))]
+    """(step, path) of every sample grid in a training folder, in step order."""
+    found = ModelFolder(training_dir).samples()
     if not found:
         raise GanlabError(f"no sample grids (samples/step_*.png) in training folder {training_dir}")
-    return sorted(found)  # by number: step_1000000 comes after step_999999
-
-
-def caption(image: np.ndarray, text: str) -> np.ndarray:
-    """The image with `text` written in a white bar under it."""
-    font = ImageFont.load_default()
-    height = font.getbbox("Ay")[3] + 4  # from a fixed text: every frame of an animation gets the same bar
-    bar = Image.new("RGB", (image.shape[1], height), "white")
-    ImageDraw.Draw(bar).text((3, 2), text, fill="black", font=font)
-    return np.concatenate([image, np.asarray(bar)], axis=0)
+    return found
 
 
 def progress_frames(training_dir: str | Path, hold_frames: int = 0, factor: int = 1) -> np.ndarray:
@@ -220,8 +143,6 @@ def render(
         iio.imwrite(tmp, image, extension=".png")
 
     if classifier_dir is not None and (p.arithmetic or p.directions):
-        from ganlab.arithmetic import render_arithmetic  # late: it imports this module
-
         written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir))
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):

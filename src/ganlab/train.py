@@ -1,4 +1,9 @@
-"""The shared trainer: data, loop, sample grids, checkpoints and logging for every variant."""
+"""The shared trainer: data, loop, sample grids, checkpoints and logging for every variant.
+
+`train()` reads as the run it performs: set up, resume, then per step train, log, sample and
+checkpoint, then finish. Everything that changes from step to step lives in one TrainerState,
+whose state_dict() is the checkpoint.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,10 @@ import contextlib
 import copy
 import hashlib
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -17,20 +22,18 @@ from PIL import Image
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from ganlab import tracking
+from ganlab import distributed, tracking
 from ganlab.errors import GanlabError
+from ganlab.folder import ModelFolder
+from ganlab.generator import latents, pick_device, to_uint8
 from ganlab.guard import LossGuard
-from ganlab.generator import MODEL_JSON, WEIGHTS, latents, pick_device, to_uint8
 from ganlab.io import atomic_path, load_dataset, write_csv, write_json
-from ganlab.models import REGISTRY, ModelParams
+from ganlab.models import REGISTRY, ModelParams, Variant
+from ganlab.models.base import optimize
 from ganlab.params import TrainParams, to_dict
 
-CHECKPOINT = "checkpoints/last.pt"  # everything needed to resume, inside the model folder
-SNAPSHOTS = "snapshots"  # the output generator's weights at every checkpoint: what evaluate scores and picks from
-
-
-def snapshot_name(step: int) -> str:
-    return f"step_{step:06d}.pt"
+# Bumped when the checkpoint's layout changes: a checkpoint of another format is not resumed.
+CHECKPOINT_FORMAT = 2
 
 
 def save_grid(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, nrow: int, path: Path) -> None:
@@ -81,6 +84,133 @@ class GeneratorEMA:
         self.ages = list(state["ages"])
 
 
+class DataOrder:
+    """Which images each step trains on: shuffled epochs with the ragged tail dropped, the same
+    order in every process, each process taking its own share of every batch."""
+
+    def __init__(self, n: int, seed: int, rank: int = 0, world: int = 1):
+        self.n, self.rank, self.world = n, rank, world
+        self.gen = torch.Generator().manual_seed(seed)
+        self.order = torch.randperm(n, generator=self.gen)
+        self.cursor = 0
+
+    def next(self, size: int) -> torch.Tensor:
+        """Indices of this process's `size` images of the next batch."""
+        if self.cursor + size * self.world > self.n:  # a new epoch: reshuffle, drop the ragged tail
+            self.order, self.cursor = torch.randperm(self.n, generator=self.gen), 0
+        index = self.order[self.cursor + self.rank * size : self.cursor + (self.rank + 1) * size]
+        self.cursor += size * self.world
+        return index
+
+    def state_dict(self) -> dict:
+        return {"gen": self.gen.get_state(), "order": self.order, "cursor": self.cursor}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.gen.set_state(state["gen"])
+        self.order, self.cursor = state["order"], state["cursor"]
+
+
+class RandomStreams:
+    """Every random number generator a step draws from: latent vectors (each process its own
+    stream), torch's global CPU generator (dropout, the gradient penalty's mixing weights,
+    instance noise on the CPU) and the device's (the same on a GPU)."""
+
+    def __init__(self, seed: int, rank: int, device: torch.device):
+        self.seed, self.rank, self.device = seed, rank, device
+        self.noise = torch.Generator().manual_seed(seed + 1000 * rank)
+
+    def state_dict(self) -> dict:
+        state = {"noise": self.noise.get_state(), "cpu": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def load_state_dict(self, state: dict, step: int = 0) -> None:
+        # the checkpoint holds rank 0's streams: other ranks start a stream of their own from the step
+        self.noise.set_state(state["noise"]) if self.rank == 0 else self.noise.manual_seed(self.seed + 1000 * self.rank + step)
+        torch.set_rng_state(state["cpu"])
+        if self.device.type == "cuda" and "cuda" in state:
+            torch.cuda.set_rng_state(state["cuda"], self.device)
+
+
+class TrainerState:
+    """Everything a run carries from one step to the next; its state_dict() is the checkpoint.
+
+    PARTS have state_dict()/load_state_dict(); VALUES are plain data. Adding state to the
+    checkpoint is one entry in either tuple.
+    """
+
+    PARTS = ("G", "D", "opt_g", "opt_d", "ema", "guard", "data", "rng")
+    VALUES = ("step", "history", "mlflow_run_id")
+
+    def __init__(self, variant: Variant, tp: TrainParams, n: int, resolution: int, channels: int, num_classes: int, device: torch.device, rank: int, world: int):
+        G, D = variant.build(resolution, channels, num_classes)
+        self.G, self.D = G.to(device), D.to(device)
+        self.opt_g, self.opt_d = variant.optimizers(self.G, self.D)
+        # The averaged generator gives smoother samples than the raw one at any step (Karras et
+        # al. 2018; Yazici et al. 2019).
+        self.ema = GeneratorEMA(self.G, tp.ema) if tp.ema else None
+        self.guard = LossGuard(variant.p.guard, self.G, self.D)
+        self.data = DataOrder(n, tp.seed, rank, world)
+        self.rng = RandomStreams(tp.seed, rank, device)
+        self.step = 0  # the last step done
+        self.history: list[dict] = []  # the losses at every log step
+        self.mlflow_run_id: str | None = None
+
+    @property
+    def G_out(self) -> torch.nn.Module:
+        """The generator behind every output: the moving average when there is one."""
+        return self.ema.module if self.ema else self.G
+
+    def state_dict(self) -> dict:
+        parts = {name: part.state_dict() if (part := getattr(self, name)) is not None else None for name in self.PARTS}
+        return {**parts, **{name: getattr(self, name) for name in self.VALUES}}
+
+    def load_state_dict(self, state: dict) -> None:
+        for name in self.PARTS:
+            part = getattr(self, name)
+            if part is None:
+                continue
+            if name == "rng":
+                part.load_state_dict(state[name], state["step"])
+            else:
+                part.load_state_dict(state[name])
+        for name in self.VALUES:
+            setattr(self, name, state[name])
+
+
+def gan_step(variant: Variant, G, D, opt_g, opt_d, real: torch.Tensor, noise, labels: torch.Tensor | None = None) -> dict[str, Any]:
+    """One generator step and its critic steps; returns the losses as unsynchronised tensors.
+
+    G and D are what to call (DDP-wrapped under torchrun); the variant gets the bare networks
+    to change. `real` holds variant.n_critic batches, one fresh batch per critic step (Arjovsky
+    et al.); `noise(n)` draws n latent vectors.
+    """
+    bare_d = distributed.unwrap(D)
+    reals = real.chunk(variant.n_critic)
+    ys = labels.chunk(variant.n_critic) if labels is not None else [None] * len(reals)
+    for chunk, y in zip(reals, ys):
+        if variant.reuse_fake:  # the G step below scores these same fakes
+            fake = G(noise(chunk.shape[0]), y)
+            seen = fake.detach()
+        else:
+            with torch.no_grad():
+                seen = fake = G(noise(chunk.shape[0]), y)
+        loss_d, d_stats = variant.critic_loss(D, chunk, seen, y)
+        optimize(opt_d, loss_d)
+        variant.after_critic_step(bare_d)
+    if not variant.reuse_fake:
+        fake = G(noise(chunk.shape[0]), y)
+    loss_g, g_stats = variant.generator_loss(D, fake, y)
+    optimize(opt_g, loss_g)
+    return {"loss_d": d_stats.pop("loss_d"), "loss_g": g_stats.pop("loss_g"), **d_stats, **g_stats}
+
+
+def as_floats(losses: dict[str, Any]) -> dict[str, float]:
+    """The step's losses as Python floats: a device sync, so only where they are read."""
+    return {k: v.item() if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()}
+
+
 def file_md5(path: str | Path) -> str:
     h = hashlib.md5()
     with open(path, "rb") as f:
@@ -90,9 +220,9 @@ def file_md5(path: str | Path) -> str:
 
 
 def _fingerprint(model: str, mp: ModelParams, tp: TrainParams, data_path: Path) -> dict:
-    """What a checkpoint must match to be resumed: the model's params, the trainer's, the data."""
+    """What a checkpoint must match to be resumed: the layout, the model's params, the trainer's, the data."""
     train = {k: v for k, v in to_dict(tp).items() if k != "models"}  # listing another model changes nothing here
-    return {"model": model, "params": to_dict(mp), "train": train, "data_md5": file_md5(data_path)}
+    return {"format": CHECKPOINT_FORMAT, "model": model, "params": to_dict(mp), "train": train, "data_md5": file_md5(data_path)}
 
 
 def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -105,14 +235,6 @@ def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
         elif a != b:
             out.append(f"{prefix}{key}")
     return out
-
-
-def _distributed(device: torch.device) -> tuple[int, int]:
-    """(rank, world size); joins the process group when launched by torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return (torch.distributed.get_rank() if world > 1 else 0), world
 
 
 def _precision(choice: str, device: torch.device) -> torch.dtype | None:
@@ -135,24 +257,21 @@ def train(
 ) -> dict:
     """Train `model` on a prepared npz and write the model folder, metrics and loss history.
 
-    The model folder gets generator.pt (state_dict of the EMA generator when train.ema > 0),
-    model.json (the resolved params, the MLflow run id), samples/ (grids of the fixed latent
-    vectors), snapshots/ (the output generator's weights at every checkpoint and at the last
-    step, which evaluate scores and picks from) and, while training, checkpoints/last.pt. A run
-    that finds a checkpoint made with the same params and data resumes from it (the folder is a
-    persistent DVC output); one made with other params is not resumed. `on_step(step)` is called after every step (tests use it
-    to interrupt a run). Under torchrun, G and D are wrapped in DistributedDataParallel and
-    each process trains on its own share of every batch.
+    The model folder (ganlab.folder) gets the output generator, its params, sample grids of the
+    fixed latent vectors, snapshots at every checkpoint and, while training, the resumable
+    checkpoint. A run that finds a checkpoint made with the same params and data resumes from
+    it (the folder is a persistent DVC output); one made with other params is not resumed.
+    `on_step(step)` is called after every step (tests use it to interrupt a run). Under
+    torchrun, G and D are wrapped in DistributedDataParallel and each process trains on its
+    own share of every batch.
     """
-    variant = REGISTRY[model]
-    data_path, out_dir, history_path = Path(data_path), Path(out_dir), Path(history_path)
-    device = pick_device(tp.device)
-    rank, world = _distributed(device)
-    if device.type == "cuda" and world > 1:
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    variant = REGISTRY[model](mp)
+    data_path, folder, history_path = Path(data_path), ModelFolder(out_dir), Path(history_path)
+    rank, world, device = distributed.join(pick_device(tp.device))
     lead = rank == 0  # only the first process writes files and logs
     torch.manual_seed(tp.seed)
 
+    # --- setup: data, networks, the state of step 0 ---
     try:
         data = load_dataset(data_path)
     except FileNotFoundError:
@@ -163,65 +282,30 @@ def train(
     if variant.conditional and labels is None:
         raise GanlabError(f"{model} is conditional but {data_path} holds no category labels")
     num_classes = int(labels.max()) + 1 if labels is not None else 0
-    if n < mp.batch_size * world:
-        raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size} x {world} processes")
+    if n < mp.batch_size * variant.n_critic * world:
+        raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size} x {variant.n_critic} critic steps x {world} processes")
     if resolution not in variant.resolutions:
         raise GanlabError(f"{model} supports resolutions {variant.resolutions}, the data is {resolution} px")
-
-    G, D = variant.build(mp, resolution, channels, num_classes)
-    G, D = G.to(device), D.to(device)
-    opt_g, opt_d = variant.optimizers(mp, G, D)
-    # The averaged generator gives smoother samples than the raw one at any step (Karras et al.
-    # 2018; Yazici et al. 2019).
-    G_ema = GeneratorEMA(G, tp.ema) if tp.ema else None
-    G_out = G_ema.module if G_ema else G  # the generator behind every output
-    guard = LossGuard(mp.guard, G, D)
-    order_gen = torch.Generator().manual_seed(tp.seed)  # data order: the same in every process
-    noise_gen = torch.Generator().manual_seed(tp.seed + 1000 * rank)  # latent vectors: each process its own
-    noise = lambda k: torch.randn(k, mp.nz, generator=noise_gen).to(device)  # noqa: E731
+    state = TrainerState(variant, tp, n, resolution, channels, num_classes, device, rank, world)
+    noise = lambda k: torch.randn(k, mp.nz, generator=state.rng.noise).to(device)  # noqa: E731
     fixed_z = latents(tp.grid_size**2, mp.nz, tp.seed + 1).to(device)
     # conditional grids: one row per class, cycling when there are more rows than classes
     fixed_labels = (torch.arange(tp.grid_size**2) // tp.grid_size % num_classes).to(device) if num_classes else None
     amp = _precision(tp.precision, device)
 
+    # --- resume, or start afresh ---
     fingerprint = _fingerprint(model, mp, tp, data_path)
-    state = _load_checkpoint(out_dir / CHECKPOINT, fingerprint, warn=lead)
-    if world > 1:
-        torch.distributed.barrier()  # every process has read the checkpoint before it may go
-    if state is None and lead and out_dir.exists():
-        shutil.rmtree(out_dir)  # a fresh run leaves nothing of an older one behind
-    if world > 1:
-        torch.distributed.barrier()
-    (out_dir / "samples").mkdir(parents=True, exist_ok=True)
-    (out_dir / "checkpoints").mkdir(exist_ok=True)
-    (out_dir / SNAPSHOTS).mkdir(exist_ok=True)
-
-    history: list[dict] = []
-    start_step, cursor = 1, 0
-    order = torch.randperm(n, generator=order_gen)
-    if state is not None:
-        G.load_state_dict(state["G"])
-        D.load_state_dict(state["D"])
-        opt_g.load_state_dict(state["opt_g"])
-        opt_d.load_state_dict(state["opt_d"])
-        if G_ema:
-            G_ema.load_state_dict(state["G_ema"])
-        guard.load_state_dict(state["guard"])
-        order_gen.set_state(state["order_gen"])
-        noise_gen.set_state(state["noise_gen"]) if rank == 0 else noise_gen.manual_seed(tp.seed + 1000 * rank + state["step"])
-        torch.set_rng_state(state["torch_rng"])
-        order, cursor, history = state["order"], state["cursor"], state["history"]
-        start_step = state["step"] + 1
+    checkpoint = _resumable(folder, fingerprint, warn=lead)
+    distributed.barrier(world)  # every process has read the checkpoint before it may go
+    if checkpoint is None and lead:
+        folder.start_fresh()  # a fresh run leaves nothing of an older one behind
+    distributed.barrier(world)
+    folder.make_dirs()
+    if checkpoint is not None:
+        state.load_state_dict(checkpoint)
         if lead:
-            print(f"train {model}: resuming from step {state['step']} of {mp.steps}", file=sys.stderr)
-
-    G_net, D_net = G, D  # the bare networks, for state dicts and the EMA
-    if world > 1:  # gradients are averaged across processes by PyTorch's own DDP
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ids = [device.index] if device.type == "cuda" else None
-        # progressive growing leaves the layers of later stages unused until they fade in
-        G, D = DDP(G, device_ids=ids, find_unused_parameters=True), DDP(D, device_ids=ids, find_unused_parameters=True)
+            print(f"train {model}: resuming from step {state.step} of {mp.steps}", file=sys.stderr)
+    G, D = distributed.wrap(state.G, device, world), distributed.wrap(state.D, device, world)
 
     meta = {
         "model": model,
@@ -235,79 +319,70 @@ def train(
         "data": str(data_path),
     }
     mlflow = tracking.setup() if lead else None
-    run_ctx = tracking.open_run(state.get("mlflow_run_id") if state else None, model) if lead else contextlib.nullcontext()
+    run_ctx = tracking.open_run(state.mlflow_run_id, model) if lead else contextlib.nullcontext()
     with run_ctx as run:
         if lead:
-            meta["mlflow_run_id"] = run.info.run_id
-            if state is None:
+            meta["mlflow_run_id"] = state.mlflow_run_id = run.info.run_id
+            if checkpoint is None:
                 mlflow.set_tag("model", model)
                 mlflow.log_params({**tracking.flatten(model, to_dict(mp)), **tracking.flatten("train", to_dict(tp)), "resolution": resolution, "n_images": n, "processes": world})
 
+        # --- the loop ---
         start, images_seen = time.time(), 0
-        losses: dict[str, float] = {}
-        bar = tqdm(range(start_step, mp.steps + 1), desc=f"train {model}", unit="step", disable=not (progress and lead), initial=start_step - 1, total=mp.steps)
+        losses: dict[str, Any] = {}
+        bar = tqdm(range(state.step + 1, mp.steps + 1), desc=f"train {model}", unit="step", disable=not (progress and lead), initial=state.step, total=mp.steps)
         for step in bar:
-            bs = variant.batch_size(mp, step, resolution)
-            if cursor + bs * world > n:  # a new epoch: reshuffle, drop the ragged tail
-                order, cursor = torch.randperm(n, generator=order_gen), 0
-            index = order[cursor + rank * bs : cursor + (rank + 1) * bs]
-            cursor += bs * world
+            bs = variant.batch_size(step, resolution) * variant.n_critic  # one fresh real batch per critic step
+            index = state.data.next(bs)
             images_seen += bs * world
             batch_labels = labels[index].to(device) if labels is not None else None
+            variant.set_step(state.G, state.D, step, resolution)
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                losses = variant.train_step(mp, G, D, opt_g, opt_d, images[index].to(device), noise, batch_labels, step)
-            guard.after_step(losses)
-            if G_ema:
-                G_ema.update(G_net)
+                losses = gan_step(variant, G, D, state.opt_g, state.opt_d, images[index].to(device), noise, batch_labels)
+            if variant.p.guard.enabled:  # the guard reads the losses every step
+                state.guard.after_step(as_floats(losses))
+            if state.ema:
+                state.ema.update(state.G)
+            state.step = step
+            last = step == mp.steps
 
-            if lead and (step % tp.log_every == 0 or step == mp.steps):
-                history.append({"step": step, **losses})
-                mlflow.log_metrics(losses, step=step)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
-            if lead and (step % tp.sample_every == 0 or step == mp.steps):
-                grid = out_dir / "samples" / f"step_{step:06d}.png"
-                save_grid(G_out, fixed_z, fixed_labels, tp.grid_size, grid)
-                mlflow.log_artifact(str(grid), "samples")
-            if lead and (step % tp.checkpoint_every == 0 or step == mp.steps):
-                with atomic_path(out_dir / SNAPSHOTS / snapshot_name(step)) as tmp:
-                    torch.save(G_out.state_dict(), tmp)
-            if lead and step % tp.checkpoint_every == 0 and step < mp.steps:
-                checkpoint = {
-                    "fingerprint": fingerprint, "step": step, "G": G_net.state_dict(), "D": D_net.state_dict(),
-                    "G_ema": G_ema.state_dict() if G_ema else None, "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(),
-                    "guard": guard.state_dict(), "order_gen": order_gen.get_state(), "noise_gen": noise_gen.get_state(),
-                    "torch_rng": torch.get_rng_state(), "order": order, "cursor": cursor, "history": history,
-                    "mlflow_run_id": run.info.run_id,
-                }
-                with atomic_path(out_dir / CHECKPOINT) as tmp:
-                    torch.save(checkpoint, tmp)
-                write_csv(history_path, history)
+            if lead and (step % tp.log_every == 0 or last):
+                values = as_floats(losses)
+                state.history.append({"step": step, **values})
+                mlflow.log_metrics(values, step=step)
+                bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+            if lead and (step % tp.sample_every == 0 or last):
+                save_grid(state.G_out, fixed_z, fixed_labels, tp.grid_size, folder.sample_path(step))
+                mlflow.log_artifact(str(folder.sample_path(step)), "samples")
+            if lead and (step % tp.checkpoint_every == 0 or last):
+                folder.write_snapshot(step, state.G_out.state_dict(), variant.complete(state.G_out))
+            if lead and step % tp.checkpoint_every == 0 and not last:
+                folder.write_checkpoint({"fingerprint": fingerprint, **state.state_dict()})
+                write_csv(history_path, state.history)
             if on_step:
                 on_step(step)
         seconds = time.time() - start
 
-        metrics = {"weights_digest": weights_digest(G_net, D_net)}  # equal digests: equal weights
+        # --- finish ---
+        metrics = {"weights_digest": weights_digest(state.G, state.D)}  # equal digests: equal weights
         if lead:
-            with atomic_path(out_dir / WEIGHTS) as tmp:
-                torch.save(G_out.state_dict(), tmp)
-            write_json(out_dir / MODEL_JSON, meta)
-            write_csv(history_path, history)
-            (out_dir / CHECKPOINT).unlink(missing_ok=True)  # done: nothing left to resume
+            folder.write_weights(state.G_out.state_dict())
+            folder.write_meta(meta)
+            write_csv(history_path, state.history)
+            folder.remove_checkpoint()  # done: nothing left to resume
             metrics = {
                 **metrics,
                 "steps": mp.steps,
                 "train_seconds": round(seconds, 1),
                 "images_per_second": round(images_seen / max(seconds, 1e-9), 1),
                 "device": describe(device, world),
-                "guard_restores_g": guard.restores["G"],
-                "guard_restores_d": guard.restores["D"],
-                **{f"final_{k}": round(float(np.mean([h[k] for h in history[-10:]])), 4) for k in losses},
+                "guard_restores_g": state.guard.restores["G"],
+                "guard_restores_d": state.guard.restores["D"],
+                **{f"final_{k}": round(float(np.mean([h[k] for h in state.history[-10:]])), 4) for k in losses},
             }
             mlflow.log_metrics({"train_seconds": seconds, "images_per_second": metrics["images_per_second"]})
             write_json(metrics_path, metrics)
-    if world > 1:
-        torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
+    distributed.leave(world)
     return metrics
 
 
@@ -331,14 +406,14 @@ def weights_digest(*modules: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def _load_checkpoint(path: Path, fingerprint: dict, warn: bool = True) -> dict | None:
-    """The checkpoint at `path` if it was made with the same params and data, else None."""
-    if not path.exists():
+def _resumable(folder: ModelFolder, fingerprint: dict, warn: bool = True) -> dict | None:
+    """The folder's checkpoint if it was made with the same layout, params and data, else None."""
+    state = folder.read_checkpoint()
+    if state is None:
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
     changed = _changed(state["fingerprint"], fingerprint)
     if changed:
         if warn:
-            print(f"warning: not resuming {path}: made with other params ({', '.join(changed)}); training from scratch", file=sys.stderr)
+            print(f"warning: not resuming {folder.checkpoint_path}: made with other params ({', '.join(changed)}); training from scratch", file=sys.stderr)
         return None
     return state

@@ -15,6 +15,6 @@ tmp, model = Path(sys.argv[1]), sys.argv[2]
 mp = REGISTRY[model].Params(steps=4, batch_size=4, width=4, nz=8)
 tp = TrainParams(checkpoint_every=2, sample_every=2, log_every=1, grid_size=2, device="cpu")
 torch.manual_seed(0)
-initial = weights_digest(*REGISTRY[model].build(mp, 16))  # train() seeds the same way before building
+initial = weights_digest(*REGISTRY[model](mp).build(16))  # train() seeds the same way before building
 m = train(model, mp, tp, tmp / "faces.npz", tmp / model, tmp / f"{model}.json", tmp / f"{model}.csv", progress=False)
 (tmp / f"{model}_rank{os.environ['RANK']}.json").write_text(json.dumps({**m, "initial_digest": initial}))

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ganlab.params import ParamsError
+from ganlab.errors import ParamsError
 
 _TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_][A-Za-z0-9_]*|\S)")
 _KEYWORDS = {"and", "or", "not"}

@@ -11,7 +11,6 @@ import csv
 import os
 import sys
 from pathlib import Path, PurePosixPath
-from typing import Callable
 
 from tqdm import tqdm
 

@@ -1,4 +1,8 @@
-"""Model registry: a plain dict from the name used in params.yaml to the variant."""
+"""Model registry: a plain dict from the name used in params.yaml to the variant class.
+
+A variant is built with its params: `REGISTRY[name](params)`; `REGISTRY[name].Params` is the
+params class that validates that model's section of params.yaml.
+"""
 
 from ganlab.models.base import ModelParams, Variant
 from ganlab.models.cdcgan import CDCGAN
@@ -7,12 +11,12 @@ from ganlab.models.progressive import Progressive
 from ganlab.models.wgan import WGAN
 from ganlab.models.wgan_gp import WGANGP
 
-REGISTRY: dict[str, Variant] = {
-    "dcgan": DCGAN(),
-    "wgan": WGAN(),
-    "wgan_gp": WGANGP(),
-    "progressive": Progressive(),
-    "cdcgan": CDCGAN(),
+REGISTRY: dict[str, type[Variant]] = {
+    "dcgan": DCGAN,
+    "wgan": WGAN,
+    "wgan_gp": WGANGP,
+    "progressive": Progressive,
+    "cdcgan": CDCGAN,
 }
 
 __all__ = ["REGISTRY", "ModelParams", "Variant"]

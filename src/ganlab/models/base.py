@@ -1,7 +1,9 @@
 """What every model variant shares: its params base class and the variant interface.
 
-A variant owns its networks and its optimisation step; the trainer (ganlab.train) owns the loop,
-checkpoints, logging and sampling, and knows nothing about any particular model.
+A variant is built with its params and owns its networks and its losses; the trainer
+(ganlab.train) owns the loop, the critic steps, checkpoints, logging and sampling, and knows
+nothing about any particular model. Every discriminator is called as D(x, labels=None); state
+such as progressive growing's fade-in lives in the networks, set through `set_step`.
 """
 
 from __future__ import annotations
@@ -12,21 +14,21 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ganlab.errors import ParamsError
 from ganlab.guard import GuardParams
-from ganlab.params import ParamsError
 
 
 @dataclass(frozen=True)
 class ModelParams:
     steps: int = 2000  # generator updates
     batch_size: int = 64  # real images per discriminator step
-    nz: int = 100  # latent size (seeds 000 and 002 used 100)
+    nz: int = 100  # latent size (Kaladjian's WGAN and Razzaq's cDCGAN used 100)
     lr_g: float = 2e-4  # generator learning rate (Radford et al. 2015)
     lr_d: float = 2e-4  # discriminator learning rate
     beta1: float = 0.5  # Adam beta1; 0.5 rather than 0.9 keeps DCGAN training stable (Radford et al.)
     beta2: float = 0.999  # Adam beta2
-    optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # seed 002 used Adamax (lr 0.0007), seed 003 RMSProp
-    guard: GuardParams = field(default_factory=GuardParams)  # seed 002's loss-bounds guard (off by default)
+    optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Razzaq used Adamax (lr 0.0007), Penne RMSProp
+    guard: GuardParams = field(default_factory=GuardParams)  # Razzaq's loss-bounds guard (off by default)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "nz", "lr_g", "lr_d"):
@@ -37,38 +39,70 @@ class ModelParams:
                 raise ParamsError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
 
+Losses = dict[str, torch.Tensor]  # name -> a detached scalar tensor, read by the trainer at log steps
+
+
 class Variant:
-    """A GAN family: subclasses set Params and implement build and train_step."""
+    """A GAN family built with its params: subclasses set Params and implement build and the losses.
+
+    One step of the trainer is: `set_step`; then `n_critic` times, on a fresh real batch each,
+    fakes drawn without gradient (or, when `reuse_fake`, with it, once), `critic_loss`, a D
+    update and `after_critic_step`; then `generator_loss` on fakes (the same ones when
+    `reuse_fake`, else fresh) and a G update.
+    """
 
     Params: type[ModelParams] = ModelParams
 
     conditional: bool = False  # True: G(z, labels) and D(x, labels) take integer class labels
     resolutions: tuple[int, ...] = (16, 32, 64, 128, 256)  # image sides build() supports; variants that cannot do all narrow it
+    # True: G's step scores the fakes of the D step (DCGAN, pytorch/examples); False: fresh ones
+    # (WGAN: the critic steps' fakes are drawn without gradient)
+    reuse_fake: bool = False
 
-    def build(self, p: ModelParams, resolution: int, channels: int = 3, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+    def __init__(self, p: ModelParams):
+        self.p = p
+
+    @property
+    def n_critic(self) -> int:
+        """Critic updates per generator update, each on its own real batch."""
+        return getattr(self.p, "n_critic", 1)
+
+    def build(self, resolution: int, channels: int = 3, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
         """Return (generator, discriminator) for square images of `resolution` pixels.
 
         Every generator maps (B, nz) latent vectors (and labels, if conditional) to
-        (B, channels, resolution, resolution) images in [-1, 1].
+        (B, channels, resolution, resolution) images in [-1, 1]; every discriminator maps such
+        images (and labels) to (B,) scores.
         """
         raise NotImplementedError
 
-    def optimizers(self, p: ModelParams, G: nn.Module, D: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
+    def optimizers(self, G: nn.Module, D: nn.Module) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         """One optimiser per network, of the kind p.optimizer names."""
-        return _optimizer(p, G.parameters(), p.lr_g), _optimizer(p, D.parameters(), p.lr_d)
+        return _optimizer(self.p, G.parameters(), self.p.lr_g), _optimizer(self.p, D.parameters(), self.p.lr_d)
 
-    def batch_size(self, p: ModelParams, step: int, resolution: int) -> int:
-        """Real images for `step` (1-based) on data of `resolution` px; progressive growing
-        shrinks it as its working resolution grows."""
-        return p.batch_size
+    def batch_size(self, step: int, resolution: int) -> int:
+        """Real images per critic step at `step` (1-based) on data of `resolution` px;
+        progressive growing shrinks it as its working resolution grows."""
+        return self.p.batch_size
 
-    def train_step(self, p, G, D, opt_g, opt_d, real: torch.Tensor, noise, labels: torch.Tensor | None = None, step: int = 1) -> dict[str, float]:
-        """The discriminator and generator updates of one step; `noise(n)` draws n latent vectors.
+    def set_step(self, G: nn.Module, D: nn.Module, step: int, resolution: int) -> None:
+        """Put the bare networks in the state of `step` (progressive growing: stage and fade-in)."""
 
-        `real` is (B, C, R, R) in [-1, 1] at the dataset's resolution, `labels` its class labels
-        (conditional variants only), `step` the 1-based generator step. Returns the losses to
-        record, as floats.
-        """
+    def complete(self, G: nn.Module) -> bool:
+        """Whether G, as it stands, draws at the data's full resolution (false while a
+        progressive generator is still growing): evaluate scores such snapshots but never picks them."""
+        return True
+
+    def critic_loss(self, D, real: torch.Tensor, fake: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, Losses]:
+        """D's loss on a real batch (B, C, R, R) in [-1, 1] and as many fakes (without gradient
+        to G), and the numbers to record."""
+        raise NotImplementedError
+
+    def after_critic_step(self, D: nn.Module) -> None:
+        """Anything done to D after each of its updates (WGAN: weight clipping)."""
+
+    def generator_loss(self, D, fake: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, Losses]:
+        """G's loss on fakes drawn with gradient, and the numbers to record."""
         raise NotImplementedError
 
 

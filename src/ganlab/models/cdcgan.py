@@ -13,10 +13,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ganlab.losses import d_loss_bce, g_loss_bce
 from ganlab.models import dcgan
-from ganlab.models.base import Variant, optimize
-from ganlab.params import ParamsError
+from ganlab.errors import ParamsError
 
 
 @dataclass(frozen=True)
@@ -79,36 +77,21 @@ class Discriminator(nn.Module):
         self.label_map = LabelMap(num_classes, embed_dim, resolution)
         self.body = dcgan.Discriminator(width, resolution, channels + 1)
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if labels is None:
+            raise ValueError("the conditional discriminator needs the images' labels")
         return self.body(torch.cat([x, self.label_map(labels)], 1))  # (B, C + 1, R, R) -> (B,) logits
 
 
-class CDCGAN(Variant):
-    """Conditional DCGAN: BCE losses, fakes drawn with the real batch's labels."""
+class CDCGAN(dcgan.DCGAN):
+    """Conditional DCGAN: DCGAN's BCE losses, fakes drawn with the real batch's labels (so they
+    follow the data's class frequencies)."""
 
     Params = CDCGANParams
     conditional = True
 
-    def build(self, p: CDCGANParams, resolution: int, channels: int = 3, num_classes: int = 0):
+    def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         if num_classes < 1:
             raise ValueError(f"cdcgan is conditional: it needs num_classes >= 1, got {num_classes}")
-        G = Generator(p.nz, p.width, resolution, channels, num_classes, p.embed_dim)
-        return G, Discriminator(p.width, resolution, channels, num_classes, p.embed_dim)
-
-    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
-        if labels is None:
-            raise ValueError("cdcgan.train_step needs the real batch's labels")
-        # the real labels also condition the fakes, so fakes follow the data's class frequencies
-        fake = G(noise(real.shape[0]), labels)
-        real_logits, fake_logits = D(real, labels), D(fake.detach(), labels)
-        loss_d = d_loss_bce(real_logits, fake_logits)
-        optimize(opt_d, loss_d)
-
-        loss_g = g_loss_bce(D(fake, labels))
-        optimize(opt_g, loss_g)
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "d_real": torch.sigmoid(real_logits).mean().item(),  # D(x | y)
-            "d_fake": torch.sigmoid(fake_logits).mean().item(),  # D(G(z | y) | y) before the G update
-        }
+        p = self.p
+        return Generator(p.nz, p.width, resolution, channels, num_classes, p.embed_dim), Discriminator(p.width, resolution, channels, num_classes, p.embed_dim)

@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from ganlab.losses import d_loss_bce, g_loss_bce
-from ganlab.models.base import ModelParams, Variant, optimize
-from ganlab.params import ParamsError
+from ganlab.errors import ParamsError
+from ganlab.models.base import ModelParams, Variant
 
 
 @dataclass(frozen=True)
@@ -76,27 +76,29 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(x).view(-1)
 
 
 class DCGAN(Variant):
+    """Radford et al.'s DCGAN with the non-saturating BCE loss; G's step scores the D step's
+    fakes, as pytorch/examples' dcgan does."""
+
     Params = DCGANParams
+    reuse_fake = True
 
-    def build(self, p: DCGANParams, resolution: int, channels: int = 3, num_classes: int = 0):
-        return Generator(p.nz, p.width, resolution, channels), Discriminator(p.width, resolution, channels)
+    def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
+        return Generator(self.p.nz, self.p.width, resolution, channels), Discriminator(self.p.width, resolution, channels)
 
-    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
-        fake = G(noise(real.shape[0]))
-        real_logits, fake_logits = D(real), D(fake.detach())
-        loss_d = d_loss_bce(real_logits, fake_logits)
-        optimize(opt_d, loss_d)
-
-        loss_g = g_loss_bce(D(fake))
-        optimize(opt_g, loss_g)
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "d_real": torch.sigmoid(real_logits).mean().item(),  # D(x): near 1 early, ~0.5 at balance
-            "d_fake": torch.sigmoid(fake_logits).mean().item(),  # D(G(z)) before the G update
+    def critic_loss(self, D, real, fake, labels=None):
+        real_logits, fake_logits = D(real, labels), D(fake, labels)
+        loss = d_loss_bce(real_logits, fake_logits)
+        return loss, {
+            "loss_d": loss.detach(),
+            "d_real": torch.sigmoid(real_logits.detach()).mean(),  # D(x): near 1 early, ~0.5 at balance
+            "d_fake": torch.sigmoid(fake_logits.detach()).mean(),  # D(G(z)) before the G update
         }
+
+    def generator_loss(self, D, fake, labels=None):
+        loss = g_loss_bce(D(fake, labels))  # fake labels are real for generator cost
+        return loss, {"loss_g": loss.detach()}

@@ -8,7 +8,9 @@ set's resolution and stays there. The
 stage is a pure function of the step (`schedule`), so a resumed run continues exactly; the
 generator keeps it in buffers so its state_dict alone reproduces its images, and it always
 returns the full resolution (the current output upsampled, nearest). The discriminator works at
-the current resolution and reads it from its input's size; it gets alpha as an argument.
+the current resolution and reads it from its input's size; its fade-in weight is set with
+set_stage like G's, as a plain attribute: the trainer sets it before every step, and a float32
+buffer would round it.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab.losses import d_loss_bce, d_loss_wasserstein, drift_penalty, g_loss_bce, g_loss_wasserstein, gradient_penalty
-from ganlab.models.base import ModelParams, Variant, optimize
-from ganlab.params import ParamsError
+from ganlab.errors import ParamsError
+from ganlab.models.base import ModelParams, Variant
 
 SIDES = (4, 8, 16, 32, 64, 128, 256)  # the resolutions batch_sizes is aligned with
 
@@ -219,6 +221,7 @@ class Discriminator(nn.Module):
     def __init__(self, width: int, start: int, resolution: int, channels: int = 3, max_width: int = 0):
         super().__init__()
         ch = lambda r: channels_at(width, r, max_width)  # noqa: E731
+        self.alpha = 1.0  # weight of the newest layers while they fade in
         self.from_rgb = nn.ModuleDict({str(r): nn.Sequential(EqConv2d(channels, ch(r), 1), nn.LeakyReLU(0.2)) for r in SIDES if start <= r <= resolution})
         self.blocks = nn.ModuleDict()  # "r": (B, c_r, r, r) -> (B, c_{r/2}, r/2, r/2)
         r = 8
@@ -234,8 +237,12 @@ class Discriminator(nn.Module):
             EqLinear(c4, 1, gain=1),  # (B, 1): the score
         )
 
-    def forward(self, x: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
-        r = x.shape[-1]
+    def set_stage(self, alpha: float) -> None:
+        """Fade the newest layers in with weight `alpha` (1: fully in); the resolution is the input's."""
+        self.alpha = alpha
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        r, alpha = x.shape[-1], self.alpha
         h = self.from_rgb[str(r)](x)  # (B, c_r, r, r)
         if r > 4:
             h = self.blocks[str(r)](h)  # (B, c_{r/2}, r/2, r/2)
@@ -251,51 +258,51 @@ class Progressive(Variant):
 
     Params = ProgressiveParams
 
-    def build(self, p: ProgressiveParams, resolution: int, channels: int = 3, num_classes: int = 0):
+    def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
+        p = self.p
         if p.start_resolution > resolution:
             raise ValueError(f"progressive: start_resolution {p.start_resolution} is above the data's {resolution} px")
         G = Generator(p.nz, p.width, p.start_resolution, resolution, channels, p.max_width)
-        stage = schedule(p, 1, resolution)
-        G.set_stage(stage.resolution, stage.alpha)
-        return G, Discriminator(p.width, p.start_resolution, resolution, channels, p.max_width)
+        D = Discriminator(p.width, p.start_resolution, resolution, channels, p.max_width)
+        self.set_step(G, D, 1, resolution)
+        return G, D
 
-    def batch_size(self, p, step, resolution):
+    def batch_size(self, step, resolution):
         """The minibatch at `step` of the schedule growing towards the data's resolution."""
-        return schedule(p, step, resolution).batch
+        return schedule(self.p, step, resolution).batch
 
-    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
-        stage = schedule(p, step, real.shape[-1])
-        r, alpha = stage.resolution, stage.alpha
-        getattr(G, "module", G).set_stage(r, alpha)  # G may come wrapped (DistributedDataParallel)
+    def set_step(self, G, D, step, resolution):
+        self.stage = schedule(self.p, step, resolution)
+        G.set_stage(self.stage.resolution, self.stage.alpha)
+        D.set_stage(self.stage.alpha)
+
+    def complete(self, G):
+        return int(G.stage_resolution) == G.resolution and float(G.alpha) >= 1
+
+    def critic_loss(self, D, real, fake, labels=None):
+        r, alpha = self.stage.resolution, self.stage.alpha
         real = downsample(real, r)  # (B, C, r, r)
         if alpha < 1:  # reals fade like fakes: the previous resolution's image, upsampled (Karras)
             real = _lerp(F.interpolate(F.avg_pool2d(real, 2), scale_factor=2, mode="nearest"), real, alpha)
-        n = real.shape[0]
-
-        def critic(x):
-            return D(x, alpha)
-
-        with torch.no_grad():
-            fake = downsample(G(noise(n)), r)  # exactly the r-pixel output: pooling undoes nearest upsampling
-        real_scores, fake_scores = critic(real), critic(fake)
+        fake = downsample(fake, r)  # exactly the r-pixel output: pooling undoes nearest upsampling
+        real_scores, fake_scores = D(real), D(fake)
         wasserstein = d_loss_wasserstein(real_scores, fake_scores)
-        gp = gradient_penalty(critic, real, fake, p.gp_weight)
-        if p.loss == "bce":
-            loss_d = d_loss_bce(real_scores, fake_scores) + gp
+        gp = gradient_penalty(D, real, fake, self.p.gp_weight)
+        if self.p.loss == "bce":
+            loss = d_loss_bce(real_scores, fake_scores) + gp
         else:
-            loss_d = wasserstein + gp + drift_penalty(real_scores, p.drift)
-        optimize(opt_d, loss_d)
-
-        fake_scores_g = critic(downsample(G(noise(n)), r))
-        loss_g = g_loss_bce(fake_scores_g) if p.loss == "bce" else g_loss_wasserstein(fake_scores_g)
-        optimize(opt_g, loss_g)
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "wasserstein": -wasserstein.item(),  # mean(real) - mean(fake): the critic's margin under either loss
-            "gp": gp.item(),  # the weighted gradient penalty
-            "d_real": real_scores.mean().item(),  # mean critic score of reals
-            "d_fake": fake_scores.mean().item(),  # mean critic score of fakes before the G update
+            loss = wasserstein + gp + drift_penalty(real_scores, self.p.drift)
+        return loss, {
+            "loss_d": loss.detach(),
+            "wasserstein": -wasserstein.detach(),  # mean(real) - mean(fake): the critic's margin under either loss
+            "gp": gp.detach(),  # the weighted gradient penalty
+            "d_real": real_scores.detach().mean(),  # mean critic score of reals
+            "d_fake": fake_scores.detach().mean(),  # mean critic score of fakes before the G update
             "resolution": float(r),  # the working resolution of this step
             "alpha": alpha,  # fade-in weight of the newest layers
         }
+
+    def generator_loss(self, D, fake, labels=None):
+        scores = D(downsample(fake, self.stage.resolution))
+        loss = g_loss_bce(scores) if self.p.loss == "bce" else g_loss_wasserstein(scores)
+        return loss, {"loss_g": loss.detach()}

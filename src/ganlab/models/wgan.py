@@ -18,9 +18,9 @@ import torch
 from torch import nn
 
 from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein
-from ganlab.models.base import ModelParams, Variant, optimize
+from ganlab.errors import ParamsError
+from ganlab.models.base import ModelParams, Variant
 from ganlab.models.dcgan import init_weights
-from ganlab.params import ParamsError
 
 LAYERS = 5  # seed 000: five (transposed) convolutions in each network
 
@@ -105,43 +105,36 @@ class Critic(nn.Module):
         self.body = nn.Sequential(*body)
         self.apply(init_weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.body(x).view(-1)
 
 
 class WGAN(Variant):
-    """Weight-clipped WGAN: n_critic critic steps, each followed by clipping, then one G step.
-
-    The trainer hands over n_critic * batch_size real images per step (see batch_size); each
-    critic step takes its own slice, as Arjovsky et al. draw a fresh real batch per critic step.
-    """
+    """Weight-clipped WGAN: the trainer runs n_critic critic steps, each on a fresh real batch
+    (as Arjovsky et al. draw one per critic step) and each followed by clipping, then one G step."""
 
     Params = WGANParams
     resolutions = (32, 64, 128, 256)
 
-    def build(self, p: WGANParams, resolution: int, channels: int = 3, num_classes: int = 0):
+    def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
+        p = self.p
         return Generator(p.nz, p.width, resolution, LAYERS, channels), Critic(p.width, resolution, LAYERS, channels, "batch")
 
-    def batch_size(self, p, step, resolution):
-        return p.batch_size * p.n_critic
-
-    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
-        for chunk in real.chunk(p.n_critic):
-            with torch.no_grad():
-                fake = G(noise(chunk.shape[0]))
-            real_scores, fake_scores = D(chunk), D(fake)
-            loss_d = d_loss_wasserstein(real_scores, fake_scores)
-            optimize(opt_d, loss_d)
-            with torch.no_grad():  # the Lipschitz constraint of the original WGAN
-                for w in D.parameters():
-                    w.clamp_(-p.clip, p.clip)
-
-        loss_g = g_loss_wasserstein(D(G(noise(chunk.shape[0]))))
-        optimize(opt_g, loss_g)
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "wasserstein": -loss_d.item(),  # mean(real) - mean(fake): the critic's distance estimate
-            "d_real": real_scores.mean().item(),  # mean critic score of reals
-            "d_fake": fake_scores.mean().item(),  # mean critic score of fakes before the G update
+    def critic_loss(self, D, real, fake, labels=None):
+        real_scores, fake_scores = D(real), D(fake)
+        loss = d_loss_wasserstein(real_scores, fake_scores)
+        return loss, {
+            "loss_d": loss.detach(),
+            "wasserstein": -loss.detach(),  # mean(real) - mean(fake): the critic's distance estimate
+            "d_real": real_scores.detach().mean(),  # mean critic score of reals
+            "d_fake": fake_scores.detach().mean(),  # mean critic score of fakes before the G update
         }
+
+    @torch.no_grad()
+    def after_critic_step(self, D):
+        for w in D.parameters():  # the Lipschitz constraint of the original WGAN
+            w.clamp_(-self.p.clip, self.p.clip)
+
+    def generator_loss(self, D, fake, labels=None):
+        loss = g_loss_wasserstein(D(fake))
+        return loss, {"loss_g": loss.detach()}

@@ -16,9 +16,9 @@ from typing import Literal
 import torch
 
 from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein, gradient_penalty
-from ganlab.models.base import ModelParams, Variant, optimize
+from ganlab.errors import ParamsError
+from ganlab.models.base import ModelParams, Variant
 from ganlab.models.wgan import Critic, Generator
-from ganlab.params import ParamsError
 
 
 @dataclass(frozen=True)
@@ -58,34 +58,28 @@ class WGANGP(Variant):
 
     Params = WGANGPParams
 
-    def build(self, p: WGANGPParams, resolution: int, channels: int = 3, num_classes: int = 0):
-        n = layers(resolution)
+    def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
+        p, n = self.p, layers(resolution)
         return Generator(p.nz, p.width, resolution, n, channels, p.dropout), Critic(p.width, resolution, n, channels, p.critic_norm)
 
-    def batch_size(self, p, step, resolution):
-        return p.batch_size * p.n_critic  # one fresh real batch per critic step
+    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
+        """Instance noise blurs the real/fake boundary (Łukaszyk's second model)."""
+        return x + self.p.instance_noise * torch.randn_like(x) if self.p.instance_noise else x
 
-    def train_step(self, p, G, D, opt_g, opt_d, real, noise, labels=None, step=1):
-        def noisy(x: torch.Tensor) -> torch.Tensor:  # instance noise blurs the real/fake boundary (seed 004)
-            return x + p.instance_noise * torch.randn_like(x) if p.instance_noise else x
-
-        for chunk in real.chunk(p.n_critic):
-            with torch.no_grad():
-                fake = G(noise(chunk.shape[0]))
-            chunk, fake = noisy(chunk), noisy(fake)
-            real_scores, fake_scores = D(chunk), D(fake)
-            wasserstein = d_loss_wasserstein(real_scores, fake_scores)
-            gp = gradient_penalty(D, chunk, fake, p.gp_weight)
-            loss_d = wasserstein + gp
-            optimize(opt_d, loss_d)
-
-        loss_g = g_loss_wasserstein(D(noisy(G(noise(chunk.shape[0])))))
-        optimize(opt_g, loss_g)
-        return {
-            "loss_d": loss_d.item(),
-            "loss_g": loss_g.item(),
-            "wasserstein": -wasserstein.item(),  # mean(real) - mean(fake): the critic's distance estimate
-            "gp": gp.item(),  # the weighted gradient penalty of the last critic step
-            "d_real": real_scores.mean().item(),  # mean critic score of reals
-            "d_fake": fake_scores.mean().item(),  # mean critic score of fakes before the G update
+    def critic_loss(self, D, real, fake, labels=None):
+        real, fake = self._noisy(real), self._noisy(fake)
+        real_scores, fake_scores = D(real), D(fake)
+        wasserstein = d_loss_wasserstein(real_scores, fake_scores)
+        gp = gradient_penalty(D, real, fake, self.p.gp_weight)
+        loss = wasserstein + gp
+        return loss, {
+            "loss_d": loss.detach(),
+            "wasserstein": -wasserstein.detach(),  # mean(real) - mean(fake): the critic's distance estimate
+            "gp": gp.detach(),  # the weighted gradient penalty of the last critic step
+            "d_real": real_scores.detach().mean(),  # mean critic score of reals
+            "d_fake": fake_scores.detach().mean(),  # mean critic score of fakes before the G update
         }
+
+    def generator_loss(self, D, fake, labels=None):
+        loss = g_loss_wasserstein(D(self._noisy(fake)))
+        return loss, {"loss_g": loss.detach()}

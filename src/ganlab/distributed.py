@@ -1,0 +1,52 @@
+"""Data-parallel training under torchrun: joining the process group, wrapping, unwrapping.
+
+The trainer calls these and nothing else of torch.distributed, so a variant never sees DDP: it
+gets the wrapped networks to call and the bare ones to change.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+
+
+def join(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, this process's device); joins the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, device
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.distributed.get_rank(), world, device
+
+
+def wrap(module: nn.Module, device: torch.device, world: int) -> nn.Module:
+    """The module in DistributedDataParallel (gradients averaged across processes) when world > 1."""
+    if world == 1:
+        return module
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [device.index] if device.type == "cuda" else None
+    # progressive growing leaves the layers of later stages unused until they fade in
+    return DDP(module, device_ids=ids, find_unused_parameters=True)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    """The bare network inside a DDP wrapper (the module itself otherwise)."""
+    return getattr(module, "module", module)
+
+
+def barrier(world: int) -> None:
+    if world > 1:
+        torch.distributed.barrier()
+
+
+def leave(world: int) -> None:
+    """Wait for every process, then leave the process group."""
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()

@@ -1,0 +1,153 @@
+"""The model folder: every file name of a trained model, and how each is read and written.
+
+A training run writes one folder (data/models/<model>):
+
+    model.json              the resolved params, resolution, classes, MLflow run id
+    generator.pt            state_dict of the output generator (the EMA one when train.ema > 0)
+    samples/step_*.png      grids of the fixed latent vectors over training
+    snapshots/step_*.pt     the output generator's weights at every checkpoint and the last step
+    snapshots/index.json    per snapshot: whether G was complete (at full resolution) then
+    checkpoints/last.pt     while training: everything needed to resume
+
+evaluate writes the picked snapshot as a folder of its own (model.json + generator.pt), which
+render and the `ganlab` command load; MLflow keeps that folder as the run's artifact `model`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from ganlab.errors import GanlabError
+from ganlab.io import atomic_path, write_json
+
+MODEL_JSON = "model.json"
+WEIGHTS = "generator.pt"
+SAMPLES = "samples"
+SNAPSHOTS = "snapshots"
+CHECKPOINT = "checkpoints/last.pt"
+RUN_ARTIFACT = "model"  # the MLflow artifact path evaluate logs the picked model folder under
+
+_STEP_FILE = re.compile(r"step_(\d+)\.(png|pt)")
+
+
+def step_file(step: int, suffix: str) -> str:
+    """step_000250.png: zero-padded so that names sort like steps up to a million."""
+    return f"step_{step:06d}.{suffix}"
+
+
+def _steps(folder: Path, suffix: str) -> list[tuple[int, Path]]:
+    """(step, path) of every step_*.<suffix> in folder, in step order (step_1000000 after step_999999)."""
+    found = [(int(m.group(1)), f) for f in folder.glob(f"step_*.{suffix}") if (m := _STEP_FILE.fullmatch(f.name))]
+    return sorted(found)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    step: int
+    path: Path
+    complete: bool  # G drew at the data's full resolution (false while progressive growing grows)
+
+
+class ModelFolder:
+    """A trained model's folder; see the module docstring for its layout."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"ModelFolder({str(self.path)!r})"
+
+    # --- the model: params and generator weights -------------------------------------------
+    @property
+    def weights_path(self) -> Path:
+        return self.path / WEIGHTS
+
+    def read_meta(self) -> dict:
+        try:
+            return json.loads((self.path / MODEL_JSON).read_text())
+        except FileNotFoundError:
+            raise GanlabError(f"not a trained model folder (no {MODEL_JSON}): {self.path}") from None
+
+    def write_meta(self, meta: dict) -> None:
+        write_json(self.path / MODEL_JSON, meta)
+
+    def read_weights(self, device="cpu") -> dict:
+        import torch  # late: the ganlab command's --help must not wait for torch
+
+        if not self.weights_path.exists():
+            raise GanlabError(f"not a trained model folder (no {WEIGHTS}): {self.path}")
+        return torch.load(self.weights_path, map_location=device, weights_only=True)
+
+    def write_weights(self, state: dict) -> None:
+        import torch
+
+        with atomic_path(self.weights_path) as tmp:
+            torch.save(state, tmp)
+
+    # --- samples over training ----------------------------------------------------------------
+    def sample_path(self, step: int) -> Path:
+        return self.path / SAMPLES / step_file(step, "png")
+
+    def samples(self) -> list[tuple[int, Path]]:
+        """(step, path) of every sample grid, in step order."""
+        return _steps(self.path / SAMPLES, "png")
+
+    # --- snapshots: what evaluate scores and picks from ---------------------------------------
+    def write_snapshot(self, step: int, state: dict, complete: bool) -> None:
+        import torch
+
+        with atomic_path(self.path / SNAPSHOTS / step_file(step, "pt")) as tmp:
+            torch.save(state, tmp)
+        index = self._snapshot_index()
+        index[str(step)] = {"complete": complete}
+        write_json(self.path / SNAPSHOTS / "index.json", index)
+
+    def snapshots(self) -> list[Snapshot]:
+        """Every snapshot in step order; one the index does not know counts as complete."""
+        index = self._snapshot_index()
+        return [Snapshot(step, path, index.get(str(step), {}).get("complete", True)) for step, path in _steps(self.path / SNAPSHOTS, "pt")]
+
+    def _snapshot_index(self) -> dict:
+        path = self.path / SNAPSHOTS / "index.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    # --- the resumable checkpoint -------------------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT
+
+    def read_checkpoint(self) -> dict | None:
+        import torch
+
+        if not self.checkpoint_path.exists():
+            return None
+        return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+
+    def write_checkpoint(self, state: dict) -> None:
+        import torch
+
+        with atomic_path(self.checkpoint_path) as tmp:
+            torch.save(state, tmp)
+
+    def remove_checkpoint(self) -> None:
+        self.checkpoint_path.unlink(missing_ok=True)
+
+    # --- the folder as a whole ------------------------------------------------------------------
+    def start_fresh(self) -> None:
+        """Remove what an older run left, so a fresh run's folder holds only its own files."""
+        if self.path.exists():
+            shutil.rmtree(self.path)
+
+    def make_dirs(self) -> None:
+        for sub in (SAMPLES, SNAPSHOTS, Path(CHECKPOINT).parent):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    def write_selected(self, meta: dict, snapshot: Snapshot) -> None:
+        """Make this folder a model of its own from `snapshot` of a training folder (evaluate's pick)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(snapshot.path, self.weights_path)
+        self.write_meta(meta)
