@@ -1,12 +1,13 @@
 """DVC stage real_stats: Inception statistics of the prepared real images, once per dataset."""
 
-from ganlab import cli
-from ganlab.evaluate import real_stats
+from ganlab import cli, params
+from ganlab.model_params import MODEL_PARAMS
+from ganlab.fid import real_stats
 
 
 def main() -> None:
     a = cli.stage_args(__doc__, "data", "out")
-    real_stats(a.data, a.out, cli.load_params(a.params)["evaluate"])
+    real_stats(a.data, a.out, params.load(a.params, MODEL_PARAMS)["evaluate"])
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """DVC stage render: interpolation animations, strip, training progress and latent arithmetic of one model."""
 
-from ganlab import cli
+from ganlab import cli, params
+from ganlab.model_params import MODEL_PARAMS
 from ganlab.render import render
 
 
@@ -11,7 +12,7 @@ def optional_paths(ap) -> None:
 
 def main() -> None:
     a = cli.stage_args(__doc__, "model", "out", extra=optional_paths)
-    written = render(a.model, a.out, cli.load_params(a.params)["render"], training_dir=a.training, classifier_dir=a.classifier)
+    written = render(a.model, a.out, params.load(a.params, MODEL_PARAMS)["render"], training_dir=a.training, classifier_dir=a.classifier)
     for path in written.values():
         print(f"render: wrote {path}")
 

@@ -1,13 +1,14 @@
 """DVC stage train: train one model (named by --model) with the shared trainer."""
 
-from ganlab import cli
+from ganlab import cli, params
+from ganlab.model_params import MODEL_PARAMS
 from ganlab.errors import GanlabError
 from ganlab.train import train
 
 
 def main() -> None:
     a = cli.stage_args(__doc__, "model", "data", "out", "metrics", "history")
-    p = cli.load_params(a.params)
+    p = params.load(a.params, MODEL_PARAMS)
     if a.model not in p["train"].models:
         raise GanlabError(f"--model {a.model} is not listed in train.models ({', '.join(p['train'].models)})")
     m = train(a.model, p[a.model], p["train"], a.data, a.out, a.metrics, a.history)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from ganlab import render as R
-from ganlab.generator import generate, latents, load_generator
+from ganlab.folder import load_generator
+from ganlab.generator import generate, latents
 from test_render import RES, shown, train_tiny
 
 GANLAB = Path(sys.executable).parent / "ganlab"  # installed by `pip install -e .` from [project.scripts]

@@ -23,7 +23,7 @@ from ganlab.params import ClassifyParams
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT = 300  # faces drawn once for the module (about 3 s)
-# Seed 002 style categories that the drawings show clearly; an image takes the first it matches.
+# Razzaq style categories that the drawings show clearly; an image takes the first it matches.
 CATEGORIES = [
     ("smiling_woman", "Smiling and not Male"),
     ("neutral_woman", "not Smiling and not Male"),

@@ -6,7 +6,8 @@ import zipfile
 
 import pytest
 
-from ganlab.data import archive, download
+from ganlab.data import archive
+from ganlab.data.fetch import download
 from ganlab.data.archive import safe_extract
 from ganlab.errors import GanlabError
 from ganlab.params import DataParams

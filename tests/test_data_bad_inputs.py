@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from ganlab.crop import crop_faces
-from ganlab.data import download
+from ganlab.data.fetch import download
 from ganlab.data.decode import load_rgb
 from ganlab.data.synthetic import render_face
 from ganlab.io import load_dataset

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from ganlab import params  # noqa: F401
-from ganlab.cli import load_params
+from ganlab import params
+from ganlab.model_params import MODEL_PARAMS
 from ganlab.data.select import evaluate
 from ganlab.params import Category, ParamsError, PrepareParams
 from ganlab.prepare import output_size, select
@@ -15,6 +15,10 @@ from ganlab.prepare import output_size, select
 NAMES = ["Attractive", "Male", "Smiling"]
 ROWS = np.array([[1, -1, 1], [1, 1, -1], [-1, -1, -1], [1, -1, -1]], dtype=np.int8)
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_params(path):
+    return params.load(path, MODEL_PARAMS)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +73,7 @@ def test_partition_needs_partition_file():
 
 
 def test_seed002_preset_and_params(tmp_path):
-    preset = yaml.safe_load((ROOT / "presets/celeba_seed002.yaml").read_text())
+    preset = yaml.safe_load((ROOT / "presets/razzaq-celeba-categories.yaml").read_text())
     repo = yaml.safe_load((ROOT / "params.yaml").read_text())
     for section, values in preset.items():
         repo[section].update(values)

@@ -31,7 +31,7 @@ CELEBA_ATTRIBUTES = (
 ).split()
 LANDMARKS = "lefteye_x lefteye_y righteye_x righteye_y nose_x nose_y leftmouth_x leftmouth_y rightmouth_x rightmouth_y".split()
 N_FACES = 30
-PRESET = yaml.safe_load((ROOT / "presets/celeba_seed002.yaml").read_text())
+PRESET = yaml.safe_load((ROOT / "presets/razzaq-celeba-categories.yaml").read_text())
 
 
 def mini_celeba(n: int = N_FACES, seed: int = 11) -> dict:
@@ -133,7 +133,7 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def seed002_label(a: dict) -> int:
-    """Seed 002's four categories written out by hand (the preset's expressions must agree)."""
+    """Razzaq's four categories written out by hand (the preset's expressions must agree)."""
     on = {k: v == 1 for k, v in a.items()}
     if on["Attractive"] and not on["Male"] and not on["High_Cheekbones"] and not on["Big_Lips"]:
         return 0
@@ -172,7 +172,7 @@ def test_celeba_kaggle_zip_with_seed002_categories(tmp_path):
     by_id = {r["id"]: r for r in data["rows"]}
     named = lambda r: dict(zip(CELEBA_ATTRIBUTES, r["attrs"]))  # noqa: E731
     expected = [i for i in faces if by_id[i]["partition"] == 0 and seed002_label(named(by_id[i])) >= 0]
-    assert expected, "the miniature must hold some images of seed 002's categories"
+    assert expected, "the miniature must hold some images of Razzaq's categories"
 
     d = load_dataset(repo / "data/prepared/faces.npz")
     assert list(d["image_ids"]) == expected

@@ -54,6 +54,20 @@ def test_shapes(name, resolution):
 
 
 @pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_every_discriminator_is_called_alike(name):
+    """D(x, labels=None) for every variant: the trainer passes labels by one name to all of them,
+    and any extra state (progressive's fade-in) is the network's own."""
+    p = small(name)
+    G, D = build(name, p, 32)
+    y = labels_for(name, 2)
+    with torch.no_grad():
+        x = G(torch.randn(2, p.nz), y)
+        assert D(x, labels=y).shape == (2,)
+        if not REGISTRY[name].conditional:
+            assert torch.equal(D(x, labels=None), D(x))
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_one_step_changes_both_networks(name):
     torch.manual_seed(0)
     p = small(name, batch_size=4)
@@ -72,7 +86,7 @@ def test_one_step_changes_both_networks(name):
 
 
 def test_dcgan_discriminator_learns_to_separate():
-    """With G nearly frozen, D must learn to separate: catches a loss with the wrong sign (seed 000)."""
+    """With G nearly frozen, D must learn to separate: catches a loss with the wrong sign (Kaladjian)."""
     torch.manual_seed(0)
     p = REGISTRY["dcgan"].Params(width=8, nz=16, batch_size=8, lr_g=1e-6, lr_d=1e-3)
     variant = REGISTRY["dcgan"](p)
@@ -87,7 +101,7 @@ def test_dcgan_discriminator_learns_to_separate():
 
 @pytest.mark.parametrize("name", ["wgan", "wgan_gp"])
 def test_critic_scores_reals_above_fakes(name):
-    """A few critic steps on separable data must rank reals above fakes: seed 000's sign error
+    """A few critic steps on separable data must rank reals above fakes: Kaladjian's sign error
     (critic loss mean(real) - mean(fake)) would rank them the other way."""
     torch.manual_seed(0)
     p = small(name, batch_size=8, n_critic=2, lr_g=1e-8, lr_d=1e-3)
@@ -233,7 +247,7 @@ def test_progressive_channel_profile():
 @pytest.mark.parametrize("loss", ["wgan_gp", "bce"])
 def test_progressive_losses_rank_reals_above_fakes(loss):
     """Discriminator steps on separable data widen the margin between reals and fakes under either
-    loss; the BCE loss (seed 003) is a cross-entropy plus a penalty, so never negative."""
+    loss; the BCE loss (Penne et al.) is a cross-entropy plus a penalty, so never negative."""
     torch.manual_seed(0)
     p = small("progressive", start_resolution=16, batch_size=8, loss=loss, lr_g=1e-8, lr_d=1e-3)
     variant = REGISTRY["progressive"](p)

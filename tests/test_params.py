@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ganlab import params  # noqa: F401
-from ganlab.cli import load_params
+from ganlab import params
+from ganlab.model_params import MODEL_PARAMS
 from ganlab.params import ParamsError
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_params(path):
+    return params.load(path, MODEL_PARAMS)
 
 
 def write(tmp_path, data) -> Path:

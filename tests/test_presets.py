@@ -7,17 +7,22 @@ import numpy as np
 import pytest
 import yaml
 
-from ganlab import params  # noqa: F401
-from ganlab.cli import load_params
+from ganlab import params
+from ganlab.model_params import MODEL_PARAMS
 from ganlab.data.synthetic import render_face
 from ganlab.errors import GanlabError
-from ganlab.generator import generate, latents, load_generator
+from ganlab.folder import load_generator
+from ganlab.generator import generate, latents
 from ganlab.io import save_npz
 from ganlab.presets import apply
 from ganlab.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ["kaladjian-wgan128", "razzaq-cdcgan64", "penne-pggan256", "lukaszyk-dcgan-lsun64", "lukaszyk-wgangp-lsun64", "lukaszyk-wgangp2-lsun64"]
+
+
+def load_params(path):
+    return params.load(path, MODEL_PARAMS)
 
 
 @pytest.fixture

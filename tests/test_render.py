@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from ganlab import render as R
-from ganlab.generator import load_generator
+from ganlab.folder import load_generator
 from ganlab.io import save_npz
 from ganlab.models import REGISTRY
 from ganlab.params import RenderParams, TrainParams

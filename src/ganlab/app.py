@@ -98,7 +98,8 @@ def download_run_model(run_id: str, uri: str, dest: Path) -> Path:
 
 def load(args: argparse.Namespace, folder: Path) -> tuple[torch.nn.Module, dict]:
     """The generator of a model folder on --device."""
-    from ganlab.generator import load_generator, pick_device
+    from ganlab.folder import load_generator
+    from ganlab.generator import pick_device
 
     if not (folder / WEIGHTS).exists():
         raise GanlabError(f"not a trained model folder (no {WEIGHTS}): {args.model or f'run {args.run}'}")

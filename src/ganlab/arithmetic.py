@@ -1,4 +1,4 @@
-"""Latent vector arithmetic (Radford et al. 2015, seed 002) and attribute directions.
+"""Latent vector arithmetic (Radford et al. 2015, Razzaq) and attribute directions.
 
 "Smiling woman - neutral woman + neutral man = smiling man": the mean latent vector of each
 group of generated faces stands for what the group shares, so adding and subtracting means

@@ -2,7 +2,7 @@
 
 Trained on the real prepared images (shrunk to `classify.resolution`), it serves two purposes:
 the evaluate stage asks it whether a conditional generator draws the category it was given
-(seed 002's conditionality accuracy), and the render stage asks it which generated faces smile,
+(Razzaq's conditionality accuracy), and the render stage asks it which generated faces smile,
 are male, ..., to find the latent groups of the vector arithmetic (ganlab.arithmetic).
 
 Two kinds share one network: "attributes" (multi-label: one sigmoid output per attribute name)
@@ -228,7 +228,7 @@ def load_classifier(folder: str | Path, kind: Kind, device: torch.device | str =
 
 
 def conditional_accuracy(G: nn.Module, meta: dict, clf: Classifier, samples: int, seed: int, batch_size: int = 64) -> dict:
-    """Seed 002's conditionality check: does G draw the category it is asked for?
+    """Razzaq's conditionality check: does G draw the category it is asked for?
 
     `samples` images per category are generated (latents from `seed`, each label in turn) and
     read by the category classifier `clf`; the accuracy of a category is the share of its images

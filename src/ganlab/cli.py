@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from ganlab.errors import GanlabError
-
-
-def load_params(path: str | Path = "params.yaml") -> dict[str, Any]:
-    """Every section of the params file, validated against the registered models."""
-    from ganlab import params
-    from ganlab.models import REGISTRY
-
-    return params.load(path, REGISTRY)
 
 
 def stage_args(description: str, *paths: str, extra: Callable[[argparse.ArgumentParser], None] | None = None) -> argparse.Namespace:

@@ -1,6 +1,6 @@
 """The evaluate stage: FID and face rate over training snapshots, and the pick of the best one.
 
-Seed 004 tracked FID by hand across checkpoints and the others chose theirs by eye or by critic
+Łukaszyk and Wrona tracked FID by hand across checkpoints and the others chose theirs by eye or by critic
 loss; here every k-th snapshot is scored, the curve becomes a DVC plot and an MLflow metric
 history, and the best snapshot becomes the model folder every later output is made from.
 """
@@ -17,38 +17,10 @@ from tqdm import tqdm
 from ganlab import fid, tracking
 from ganlab.errors import GanlabError
 from ganlab.faces import face_rate, load_mtcnn
-from ganlab.folder import RUN_ARTIFACT, ModelFolder, Snapshot
-from ganlab.generator import generate, latents, load_generator, pick_device
+from ganlab.folder import RUN_ARTIFACT, ModelFolder, Snapshot, load_generator
+from ganlab.generator import generate, latents, pick_device
 from ganlab.io import atomic_dir, load_dataset, write_csv, write_json
 from ganlab.params import EvaluateParams
-
-
-def _batches(images: np.ndarray, size: int):
-    for i in range(0, len(images), size):
-        yield images[i : i + size]
-
-
-def real_stats(data_path: str | Path, out_path: str | Path, p: EvaluateParams, progress: bool = True) -> dict:
-    """Inception statistics of the prepared real images, computed once per dataset and cached.
-
-    Where the Inception weights cannot be loaded, the file records why, and every evaluation that
-    uses it reports FID as unavailable instead of failing.
-    """
-    device = pick_device()
-    images = load_dataset(data_path)["images"]
-    if p.fid_real_samples:
-        images = images[: p.fid_real_samples]
-    info = {"dataset": str(data_path), "images": int(len(images)), "resolution": int(images.shape[1]), "weights": p.fid_weights or "pytorch-fid default"}
-    try:
-        model = fid.load_inception(p.fid_weights, device)
-    except fid.FIDUnavailable as e:
-        print(f"warning: FID unavailable: {e}", file=sys.stderr)
-        fid.save_stats(out_path, np.zeros(0), np.zeros((0, 0)), {**info, "available": False, "reason": str(e)})
-        return {**info, "available": False}
-    acts = fid.inception_activations(model, _batches(images, p.batch_size), device, total=len(images), progress=progress)
-    mu, sigma = fid.statistics(acts)
-    fid.save_stats(out_path, mu, sigma, {**info, "available": True})
-    return {**info, "available": True}
 
 
 def snapshots_to_score(model_dir: str | Path, every: int) -> list[Snapshot]:
@@ -96,7 +68,7 @@ def evaluate(
     out_dir becomes a model folder (model.json with a "selected" record, generator.pt) that
     render and the `ganlab` command load. Metrics are those of the picked snapshot; the curve
     (step, fid, face_rate) goes to curve_path and to the model's MLflow run as metric history.
-    Conditional models also get seed 002's conditionality accuracy when a classifier is given.
+    Conditional models also get Razzaq's conditionality accuracy when a classifier is given.
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     device = pick_device()

@@ -12,10 +12,12 @@ import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import numpy as np
@@ -25,7 +27,10 @@ from pytorch_fid.fid_score import calculate_frechet_distance
 from tqdm import tqdm
 
 from ganlab.errors import GanlabError
-from ganlab.io import save_npz
+from ganlab.io import load_dataset, save_npz
+
+if TYPE_CHECKING:
+    from ganlab.params import EvaluateParams
 
 # The name pytorch-fid's loader looks for in <torch hub dir>/checkpoints/.
 FID_WEIGHTS_NAME = os.path.basename(urlparse(_pf_inception.FID_WEIGHTS_URL).path)
@@ -196,3 +201,33 @@ def write_random_weights(path: str | Path, seed: int = 0) -> None:
                 torch.nn.init.normal_(module.weight, std=module.in_features**-0.5, generator=gen)
                 torch.nn.init.zeros_(module.bias)
     torch.save(net.state_dict(), path)
+
+
+def _batches(images: np.ndarray, size: int):
+    for i in range(0, len(images), size):
+        yield images[i : i + size]
+
+
+def real_stats(data_path: str | Path, out_path: str | Path, p: EvaluateParams, progress: bool = True) -> dict:
+    """Inception statistics of the prepared real images, computed once per dataset and cached.
+
+    Where the Inception weights cannot be loaded, the file records why, and every evaluation that
+    uses it reports FID as unavailable instead of failing.
+    """
+    from ganlab.generator import pick_device
+
+    device = pick_device()
+    images = load_dataset(data_path)["images"]
+    if p.fid_real_samples:
+        images = images[: p.fid_real_samples]
+    info = {"dataset": str(data_path), "images": int(len(images)), "resolution": int(images.shape[1]), "weights": p.fid_weights or "pytorch-fid default"}
+    try:
+        model = load_inception(p.fid_weights, device)
+    except FIDUnavailable as e:
+        print(f"warning: FID unavailable: {e}", file=sys.stderr)
+        save_stats(out_path, np.zeros(0), np.zeros((0, 0)), {**info, "available": False, "reason": str(e)})
+        return {**info, "available": False}
+    acts = inception_activations(model, _batches(images, p.batch_size), device, total=len(images), progress=progress)
+    mu, sigma = statistics(acts)
+    save_stats(out_path, mu, sigma, {**info, "available": True})
+    return {**info, "available": True}

@@ -151,3 +151,16 @@ class ModelFolder:
         self.path.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(snapshot.path, self.weights_path)
         self.write_meta(meta)
+
+
+def load_generator(model_dir: str | Path, device="cpu") -> tuple:
+    """(generator, meta): a trained generator rebuilt from its folder (model.json + generator.pt), in eval mode."""
+    from ganlab.models import REGISTRY
+    from ganlab.params import parse
+
+    folder = ModelFolder(model_dir)
+    meta = folder.read_meta()
+    variant = REGISTRY[meta["model"]](parse(REGISTRY[meta["model"]].Params, meta["params"], meta["model"]))
+    G, _ = variant.build(meta["resolution"], meta["channels"], meta.get("num_classes", 0))
+    G.load_state_dict(folder.read_weights(device))
+    return G.to(device).eval(), meta

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 import torch
 
-from ganlab.folder import ModelFolder
 
 
 def pick_device(choice: str = "auto") -> torch.device:
@@ -20,19 +18,6 @@ def pick_device(choice: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     return torch.device(choice)
-
-
-def load_generator(model_dir: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Rebuild a trained generator from its folder (model.json + generator.pt), in eval mode."""
-    from ganlab.models import REGISTRY
-    from ganlab.params import parse
-
-    folder = ModelFolder(model_dir)
-    meta = folder.read_meta()
-    variant = REGISTRY[meta["model"]](parse(REGISTRY[meta["model"]].Params, meta["params"], meta["model"]))
-    G, _ = variant.build(meta["resolution"], meta["channels"], meta.get("num_classes", 0))
-    G.load_state_dict(folder.read_weights(device))
-    return G.to(device).eval(), meta
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

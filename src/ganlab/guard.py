@@ -1,4 +1,4 @@
-"""Seed 002's loss-bounds guard against mode collapse.
+"""Razzaq's loss-bounds guard against mode collapse.
 
 While both losses sit in their "healthy" ranges the guard keeps a copy of G's and D's weights;
 when a network's loss leaves its wider "bounds", that network is rolled back to the copy and
@@ -8,26 +8,9 @@ them per model, since Wasserstein losses live on another scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 
-from ganlab.errors import ParamsError
-
-
-@dataclass(frozen=True)
-class GuardParams:
-    enabled: bool = False  # off by default: the reports' other models did without it
-    keep_d: list[float] = field(default_factory=lambda: [0.55, 1.9])  # loss_d range where weights are kept (seed 002: 0.30-0.95 and 0.25-0.95 for its two halves)
-    keep_g: list[float] = field(default_factory=lambda: [0.4, 1.5])  # loss_g range where weights are kept (seed 002)
-    bounds_d: list[float] = field(default_factory=lambda: [0.002, 4.0])  # D is restored outside this (seed 002: 0.001-2.0 per half)
-    bounds_g: list[float] = field(default_factory=lambda: [0.01, 4.5])  # G is restored outside this (seed 002)
-
-    def __post_init__(self) -> None:
-        for name in ("keep_d", "keep_g", "bounds_d", "bounds_g"):
-            v = getattr(self, name)
-            if len(v) != 2 or v[0] >= v[1]:
-                raise ParamsError(f"guard.{name} must be [low, high] with low < high, got {v}")
+from ganlab.model_params import GuardParams
 
 
 def _copy(module: torch.nn.Module) -> dict[str, torch.Tensor]:

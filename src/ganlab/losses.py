@@ -20,7 +20,7 @@ def d_loss_wasserstein(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> 
     """Critic loss of a WGAN: mean(fake) - mean(real), minimised.
 
     The critic maximises mean(real) - mean(fake), its estimate of the Wasserstein distance;
-    seed 000 first had this difference the wrong way round and got very poor results.
+    Kaladjian first had this difference the wrong way round and got very poor results.
     """
     return fake_scores.mean() - real_scores.mean()
 

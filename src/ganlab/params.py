@@ -105,7 +105,7 @@ class PrepareParams:
             raise ParamsError(f"prepare.categories: duplicate names in {names}")
 
 
-RESOLUTIONS = (16, 32, 64, 80, 128, 256)  # seed 002 trained at 80 px
+RESOLUTIONS = (16, 32, 64, 80, 128, 256)  # Razzaq trained at 80 px
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ class TrainParams:
 @dataclass(frozen=True)
 class EvaluateParams:
     fid_weights: str | None = None  # local copy of pytorch-fid's Inception weights; null: pytorch-fid's own loader
-    fid_samples: int = 1000  # generated images for FID (seed 002 used 10k; 50k is the standard)
+    fid_samples: int = 1000  # generated images for FID (Razzaq used 10k; 50k is the standard)
     fid_real_samples: int = 0  # real images for the reference statistics; 0: the whole prepared set
     face_samples: int = 200  # generated (and real) images scored for the face rate
     face_threshold: float = 0.9  # MTCNN probability above which an image counts as a face
@@ -176,11 +176,11 @@ class RenderParams:
     fps: int = 12  # frames per second of every animation
     formats: list[Literal["gif", "mp4"]] = field(default_factory=lambda: ["gif"])  # animation files to write (mp4 via imageio-ffmpeg)
     grid: int = 3  # interp_grid: grid x grid interpolations playing side by side; 0: none
-    strip_steps: int = 10  # images in the interpolation strip (seed 002 showed 10)
+    strip_steps: int = 10  # images in the interpolation strip (Razzaq showed 10)
     upscale: int = 2  # nearest-neighbour enlargement for viewing
-    progress: bool = True  # progress animation of the fixed latent grid across the training snapshots (seed 000)
+    progress: bool = True  # progress animation of the fixed latent grid across the training snapshots (Kaladjian)
     seed: int = 7  # seeds the latent points
-    # vector arithmetic (seed 002, Radford et al. 2015): mean latent of group 0 - group 1 + group 2,
+    # vector arithmetic (Razzaq, Radford et al. 2015): mean latent of group 0 - group 1 + group 2,
     # each group an attribute expression over the classifier's predictions (category names for conditional models)
     arithmetic: list[str] = field(default_factory=lambda: ["Smiling and not Male", "not Smiling and not Male", "not Smiling and Male"])
     directions: list[str] = field(default_factory=lambda: ["Smiling", "Male"])  # attributes swept as mean(with) - mean(without)
@@ -279,15 +279,15 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
-def load(path: str | Path, models: Mapping[str, Any]) -> dict[str, Any]:
+def load(path: str | Path, models: Mapping[str, type]) -> dict[str, Any]:
     """Validate every section of params.yaml; return section name -> dataclass.
 
-    `models` maps each model name to its variant (ganlab.models.REGISTRY); each model's section
-    is parsed with that variant's own params class. The registry is passed in rather than
-    imported, so that the models, which raise ParamsError, never import this module back.
+    `models` maps each model name to its params class (ganlab.model_params.MODEL_PARAMS), which
+    parses that model's section. It is passed in rather than imported, so that this module
+    depends on no model code.
     """
     raw = read_yaml(path)
-    known = {**SECTIONS, **{name: variant.Params for name, variant in models.items()}}
+    known = {**SECTIONS, **models}
     out = {}
     for key in raw:
         if key not in known:

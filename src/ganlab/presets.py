@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from ganlab import cli, params
+from ganlab import params
+from ganlab.model_params import MODEL_PARAMS
 from ganlab.errors import GanlabError
 
 
@@ -43,7 +44,7 @@ def apply(name: str, root: Path, overrides: dict | None = None) -> dict:
     tmp = root / ".params.preset.yaml"
     tmp.write_text(yaml.safe_dump(merged, sort_keys=False))
     try:
-        cli.load_params(tmp)  # a preset with a typo fails here, before params.yaml changes
+        params.load(tmp, MODEL_PARAMS)  # a preset with a typo fails here, before params.yaml changes
         tmp.replace(root / "params.yaml")
     finally:
         tmp.unlink(missing_ok=True)

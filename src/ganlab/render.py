@@ -16,8 +16,8 @@ from tqdm import tqdm
 from ganlab import tracking
 from ganlab.arithmetic import render_arithmetic
 from ganlab.errors import GanlabError
-from ganlab.folder import ModelFolder
-from ganlab.generator import generate, latents, load_generator, pick_device
+from ganlab.folder import ModelFolder, load_generator
+from ganlab.generator import generate, latents, pick_device
 from ganlab.images import animation_path, caption, hold, tile, upscale, write_animation, write_gif, write_mp4  # noqa: F401 (re-exported for the ganlab command)
 from ganlab.io import atomic_path
 from ganlab.latent import line, loop_path

@@ -66,7 +66,8 @@ def splice(readme: str, new_table: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ganlab import cli
+    from ganlab import params
+    from ganlab.model_params import MODEL_PARAMS
 
     ap = argparse.ArgumentParser(prog="python -m ganlab.results", description=__doc__.splitlines()[0])
     ap.add_argument("--metrics", default="metrics", help="the metrics folder (default: metrics)")
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="exit 1 if the README's table is not what the metrics say")
     a = ap.parse_args(argv)
     try:
-        models = cli.load_params(a.params)["train"].models
+        models = params.load(a.params, MODEL_PARAMS)["train"].models
         readme = Path(a.readme).read_text()
         new = splice(readme, table(a.metrics, models))
     except (GanlabError, FileNotFoundError) as e:

@@ -282,8 +282,8 @@ def train(
     if variant.conditional and labels is None:
         raise GanlabError(f"{model} is conditional but {data_path} holds no category labels")
     num_classes = int(labels.max()) + 1 if labels is not None else 0
-    if n < mp.batch_size * variant.n_critic * world:
-        raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size} x {variant.n_critic} critic steps x {world} processes")
+    if n < mp.batch_size * world:
+        raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size} x {world} processes")
     if resolution not in variant.resolutions:
         raise GanlabError(f"{model} supports resolutions {variant.resolutions}, the data is {resolution} px")
     state = TrainerState(variant, tp, n, resolution, channels, num_classes, device, rank, world)

@@ -8,35 +8,11 @@ such as progressive growing's fade-in lives in the networks, set through `set_st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
 
 import torch
 from torch import nn
 
-from ganlab.errors import ParamsError
-from ganlab.guard import GuardParams
-
-
-@dataclass(frozen=True)
-class ModelParams:
-    steps: int = 2000  # generator updates
-    batch_size: int = 64  # real images per discriminator step
-    nz: int = 100  # latent size (Kaladjian's WGAN and Razzaq's cDCGAN used 100)
-    lr_g: float = 2e-4  # generator learning rate (Radford et al. 2015)
-    lr_d: float = 2e-4  # discriminator learning rate
-    beta1: float = 0.5  # Adam beta1; 0.5 rather than 0.9 keeps DCGAN training stable (Radford et al.)
-    beta2: float = 0.999  # Adam beta2
-    optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Razzaq used Adamax (lr 0.0007), Penne RMSProp
-    guard: GuardParams = field(default_factory=GuardParams)  # Razzaq's loss-bounds guard (off by default)
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "nz", "lr_g", "lr_d"):
-            if getattr(self, name) <= 0:
-                raise ParamsError(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("beta1", "beta2"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ParamsError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+from ganlab.model_params import ModelParams
 
 
 Losses = dict[str, torch.Tensor]  # name -> a detached scalar tensor, read by the trainer at log steps

@@ -1,34 +1,18 @@
-"""Conditional DCGAN as seed 002 built it (after Brownlee's Keras cGAN), on DCGAN's networks.
+"""Conditional DCGAN as Razzaq built it (after Brownlee's Keras cGAN), on DCGAN's networks.
 
 Both networks learn an embedding of the class label, and a linear layer turns it into one extra
 feature map: in D an image-sized channel beside the RGB input, in G a 4x4 channel beside the
-first 4x4 feature map (seed 002: 128 + 1 = 129 maps). Everything else is DCGAN's (dcgan.py).
+first 4x4 feature map (Razzaq: 128 + 1 = 129 maps). Everything else is DCGAN's (dcgan.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
 from ganlab.models import dcgan
-from ganlab.errors import ParamsError
-
-
-@dataclass(frozen=True)
-class CDCGANParams(dcgan.DCGANParams):
-    embed_dim: int = 16  # size of the learned label embedding (seed 002's report: 16; Brownlee's code: 50)
-    lr_g: float = 7e-4  # generator learning rate (seed 002)
-    lr_d: float = 7e-4  # discriminator learning rate (seed 002)
-    beta1: float = 0.9  # Adamax beta1: seed 002 gives none, so Keras's Adamax default
-    optimizer: Literal["adam", "adamax", "rmsprop"] = "adamax"  # seed 002: Adamax, "recommended when there are embeddings"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.embed_dim <= 0:
-            raise ParamsError(f"embed_dim must be > 0, got {self.embed_dim}")
+from ganlab.model_params import CDCGANParams
 
 
 class LabelMap(nn.Module):
@@ -37,7 +21,7 @@ class LabelMap(nn.Module):
     def __init__(self, num_classes: int, embed_dim: int, side: int):
         super().__init__()
         self.embed = nn.Embedding(num_classes, embed_dim)
-        self.fc = nn.Linear(embed_dim, side * side)  # linear activation, as in seed 002
+        self.fc = nn.Linear(embed_dim, side * side)  # linear activation, as in Razzaq
         self.side = side
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ganlab.losses import d_loss_bce, g_loss_bce
-from ganlab.errors import ParamsError
-from ganlab.models.base import ModelParams, Variant
-
-
-@dataclass(frozen=True)
-class DCGANParams(ModelParams):
-    width: int = 64  # channels of the last generator / first discriminator layer (ngf = ndf; 64 in the paper)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.width <= 0:
-            raise ParamsError(f"width must be > 0, got {self.width}")
+from ganlab.model_params import DCGANParams
+from ganlab.models.base import Variant
 
 
 def _levels(resolution: int) -> int:

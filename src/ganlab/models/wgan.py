@@ -1,9 +1,9 @@
-"""WGAN with weight clipping (Arjovsky et al. 2017), with seed 000's networks.
+"""WGAN with weight clipping (Arjovsky et al. 2017), with Kaladjian's networks.
 
-Seed 000's critic is five stride-2 convolutions (batch norm, LeakyReLU) and a linear score; its
+Kaladjian's critic is five stride-2 convolutions (batch norm, LeakyReLU) and a linear score; its
 generator a linear layer and five stride-2 transposed convolutions (batch norm, ReLU, tanh).
-Five halvings fix the smallest feature map at R/32: 1x1 at 32 px, 2x2 at 64 (seed 000's first
-size), 4x4 at 128 (the size it kept), 8x8 at 256, where seed 000 saw several faces per image:
+Five halvings fix the smallest feature map at R/32: 1x1 at 32 px, 2x2 at 64 (Kaladjian's first
+size), 4x4 at 128 (the size it kept), 8x8 at 256, where Kaladjian saw several faces per image:
 each of the 8x8 critic features sees only a 94 px window and only the linear score relates them.
 Below 32 px five halvings do not fit, so 16 px is not offered. The same two modules, with a
 depth argument, serve wgan_gp.
@@ -11,38 +11,17 @@ depth argument, serve wgan_gp.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import nn
 
 from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein
-from ganlab.errors import ParamsError
-from ganlab.models.base import ModelParams, Variant
+from ganlab.model_params import WGANParams
+from ganlab.models.base import Variant
 from ganlab.models.dcgan import init_weights
 
-LAYERS = 5  # seed 000: five (transposed) convolutions in each network
-
-
-@dataclass(frozen=True)
-class WGANParams(ModelParams):
-    batch_size: int = 32  # real images per critic step (seed 000)
-    width: int = 64  # channels of the generator's last / the critic's first conv layer, doubling per layer (DCGAN's 64)
-    lr_g: float = 5e-5  # generator learning rate (Arjovsky et al. 2017)
-    lr_d: float = 5e-5  # critic learning rate (Arjovsky et al. 2017)
-    optimizer: Literal["adam", "adamax", "rmsprop"] = "rmsprop"  # Arjovsky et al.: momentum-based optimisers made the clipped critic unstable
-    clip: float = 0.01  # critic weights are clamped to [-clip, clip] after each critic step (Arjovsky et al.)
-    n_critic: int = 5  # critic steps per generator step, each on a fresh real batch (Arjovsky et al.)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.width <= 0:
-            raise ParamsError(f"width must be > 0, got {self.width}")
-        if self.clip <= 0:
-            raise ParamsError(f"clip must be > 0, got {self.clip}")
-        if self.n_critic < 1:
-            raise ParamsError(f"n_critic must be >= 1, got {self.n_critic}")
+LAYERS = 5  # Kaladjian: five (transposed) convolutions in each network
 
 
 def _side(resolution: int, layers: int) -> int:
@@ -57,7 +36,7 @@ class Generator(nn.Module):
     """Latent vector -> linear -> `layers` stride-2 transposed convolutions -> tanh image.
 
     Batch norm and ReLU follow every layer but the last; `dropout` > 0 adds dropout after each of
-    them (seed 004's second WGAN-GP used 0.2 against mode collapse).
+    them (Łukaszyk and Wrona's second WGAN-GP used 0.2 against mode collapse).
     """
 
     def __init__(self, nz: int, width: int, resolution: int, layers: int, channels: int = 3, dropout: float = 0.0):
@@ -82,9 +61,9 @@ class Generator(nn.Module):
 class Critic(nn.Module):
     """Image -> `layers` stride-2 convolutions with LeakyReLU(0.2) -> linear score (no sigmoid).
 
-    `norm` follows the convolutions (not the first; batch norm not the last): "batch" (seed 000),
+    `norm` follows the convolutions (not the first; batch norm not the last): "batch" (Kaladjian),
     "layer" (Gulrajani et al.: batch norm would make the gradient penalty's per-sample gradients
-    depend on the batch) or "none" (seed 004).
+    depend on the batch) or "none" (Łukaszyk and Wrona).
     """
 
     def __init__(self, width: int, resolution: int, layers: int, channels: int = 3, norm: Literal["batch", "layer", "none"] = "batch"):
