@@ -1,5 +1,6 @@
 """End to end: a real git + DVC repo in a temp dir, tiny params, `dvc repro` twice."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -97,7 +98,8 @@ def test_outputs(repo):
     model = repo / "data/models/dcgan"
     assert (model / "generator.pt").exists() and (model / "model.json").exists()
     assert sorted(p.name for p in (model / "samples").iterdir()) == ["step_000003.png", "step_000006.png"]
-    assert sorted(p.name for p in (model / "snapshots").iterdir()) == ["step_000003.pt", "step_000006.pt"]
+    assert sorted(p.name for p in (model / "snapshots").iterdir()) == ["index.json", "step_000003.pt", "step_000006.pt"]
+    assert json.loads((model / "snapshots" / "index.json").read_text()) == {"3": {"complete": True}, "6": {"complete": True}}
     best = repo / "data/best/dcgan"
     selected = yaml.safe_load((best / "model.json").read_text())["selected"]
     step = yaml.safe_load((repo / "metrics/dcgan/evaluate.json").read_text())["selected_step"]

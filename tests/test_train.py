@@ -45,8 +45,12 @@ def stop_at(step):
     return on_step
 
 
-def test_resume_after_interruption_matches_an_uninterrupted_run(setup):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_resume_after_interruption_matches_an_uninterrupted_run(setup, precision):
+    """Bitwise in fp32; in bf16 autocast (CPU) the resumed run reaches the same weights as an
+    uninterrupted bf16 run."""
     tmp, mp, tp = setup
+    tp = TrainParams(**{**tp.__dict__, "precision": precision})
     torch.use_deterministic_algorithms(True)
     try:
         whole = run(tmp, "whole", mp, tp)
@@ -195,3 +199,56 @@ def test_trainer_state_round_trips_every_field(tmp_path):
     torch.manual_seed(1)  # the global stream is restored by load_state_dict, not by this
     other.load_state_dict(saved)
     assert torch.equal(torch.get_rng_state(), saved["rng"]["cpu"])
+
+
+def test_losses_synced_at_log_steps_equal_those_synced_every_step(setup):
+    """The loop keeps losses on the device and reads them at log steps only; a run that reads
+    them every step (the loss guard does, here with bounds it never leaves) logs the same rows."""
+    from ganlab.guard import GuardParams
+
+    tmp, mp, tp = setup
+    tp = TrainParams(**{**tp.__dict__, "log_every": 2, "precision": "fp32"})
+    lazy = run(tmp, "lazy", mp, tp)
+    wide = GuardParams(enabled=True, keep_d=[0.0, 1e9], keep_g=[0.0, 1e9], bounds_d=[-1.0, 1e9], bounds_g=[-1.0, 1e9])
+    eager = run(tmp, "eager", type(mp)(**{**mp.__dict__, "guard": wide}), tp)
+    assert (tmp / "lazy.csv").read_text() == (tmp / "eager.csv").read_text()
+    assert lazy["weights_digest"] == eager["weights_digest"]
+    assert len((tmp / "lazy.csv").read_text().splitlines()) == 1 + 3  # header, steps 2, 4, 6
+
+
+def test_device_batches_equal_host_batches():
+    """Batches converted from uint8 where the training runs equal the old whole-set float
+    conversion, from host memory and from a set kept on the device (the CPU here)."""
+    from ganlab.train import Images
+
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
+    whole = torch.from_numpy(data).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    index = torch.tensor([7, 2, 2, 9])
+    for on_device in (False, True):
+        for channels_last in (False, True):
+            batch = Images(data, torch.device("cpu"), on_device, channels_last).batch(index)
+            assert torch.equal(batch, whole[index])
+            assert batch.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def test_auto_settings_resolve_per_device(monkeypatch):
+    """precision auto: bf16 where the device computes bf16 natively, fp32 elsewhere. Which CPU
+    and GPU this runs on cannot be chosen, so the capability checks are replaced (monkeypatch)
+    for the cases this machine is not."""
+    from ganlab.train import resolve
+
+    tp = TrainParams(data_device="host")
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    assert resolve(tp, cpu, 0) == {"precision": "bf16", "memory_format": "channels_last", "data_on": "host", "compile": False}
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert resolve(tp, cpu, 0)["precision"] == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert resolve(tp, torch.device("cuda"), 0)["precision"] == "fp32"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert resolve(tp, torch.device("cuda"), 0)["precision"] == "bf16"
+    assert resolve(TrainParams(precision="fp32", memory_format="contiguous", data_device="device"), cpu, 0) == {
+        "precision": "fp32", "memory_format": "contiguous", "data_on": "device", "compile": False}
+    assert resolve(TrainParams(data_device="auto"), cpu, 0)["data_on"] == "host"  # the CPU's memory is the host's
