@@ -10,8 +10,9 @@ def optional_paths(ap) -> None:
 
 
 def main() -> None:
-    a = cli.stage_args(__doc__, "model", "out", extra=optional_paths)
-    written = render(a.model, a.out, params.load(a.params)["render"], training_dir=a.training, classifier_dir=a.classifier)
+    a = cli.stage_args(__doc__, "model", "out", "metrics", extra=optional_paths)
+    p = params.load(a.params)["render"]
+    written = render(a.model, a.out, p, training_dir=a.training, classifier_dir=a.classifier, metrics_path=a.metrics)
     for path in written.values():
         print(f"render: wrote {path}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -18,7 +19,7 @@ from tqdm import tqdm
 from ganlab import tracking
 from ganlab.errors import GanlabError
 from ganlab.generator import generate, latents, load_generator, pick_device
-from ganlab.io import atomic_path
+from ganlab.io import atomic_path, write_json
 from ganlab.latent import line, loop_path
 from ganlab.params import RenderParams
 
@@ -180,8 +181,13 @@ def render(
     training_dir: str | Path | None = None,
     classifier_dir: str | Path | None = None,
     progress: bool = True,
+    metrics_path: str | Path | None = None,
 ) -> dict[str, Path]:
     """Write the renders of the model in model_dir into out_dir; return file name -> path.
+
+    A figure a weak model cannot give (no generated face read as an arithmetic group) is skipped
+    with a warning, so a short trial still gets its other renders; metrics_path (JSON) counts the
+    figures written and names each skipped one with the reason.
 
     Animations, each in every one of p.formats: interp_lerp and interp_slerp (one loop through
     p.points points, seeds p.seed, p.seed + 1, ...), interp_grid (p.grid x p.grid loops, each
@@ -219,10 +225,17 @@ def render(
     with atomic_path(written["strip.png"]) as tmp:
         iio.imwrite(tmp, image, extension=".png")
 
+    skipped: dict[str, str] = {}
     if classifier_dir is not None and (p.arithmetic or p.directions):
         from ganlab.arithmetic import render_arithmetic  # late: it imports this module
 
-        written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir))
+        def skip(name: str, why: Exception) -> None:
+            print(f"warning: render: skipped {name}: {why}", file=sys.stderr)
+            skipped[name] = str(why)
+
+        written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir, on_missing=skip))
+    if metrics_path is not None:
+        write_json(metrics_path, {"figures": len(written), "skipped": skipped})
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
         import mlflow
