@@ -21,12 +21,13 @@ from ganlab import tracking
 from ganlab.errors import GanlabError
 from ganlab.guard import LossGuard
 from ganlab.generator import MODEL_JSON, WEIGHTS, latents, pick_device, to_uint8
-from ganlab.io import atomic_path, load_dataset, write_csv, write_json
+from ganlab.io import atomic_path, load_dataset, write_csv, write_json, write_split
 from ganlab.models import REGISTRY, ModelParams
 from ganlab.params import TrainParams, to_dict
 
 CHECKPOINT = "checkpoints/last.pt"  # everything needed to resume, inside the model folder
 SNAPSHOTS = "snapshots"  # the output generator's weights at every checkpoint: what evaluate scores and picks from
+COMPARED = ("steps", "train_seconds", "images_per_second")  # train.json, a DVC metric; the rest is diagnostics
 
 
 def snapshot_name(step: int) -> str:
@@ -132,8 +133,12 @@ def train(
     history_path: str | Path,
     progress: bool = True,
     on_step=None,
+    info_path: str | Path | None = None,
 ) -> dict:
     """Train `model` on a prepared npz and write the model folder, metrics and loss history.
+
+    metrics_path gets what experiments are compared by (COMPARED); info_path the diagnostics
+    (weights digest, device, guard restores, final losses). The returned dict holds both.
 
     The model folder gets generator.pt (state_dict of the EMA generator when train.ema > 0),
     model.json (the resolved params, the MLflow run id), samples/ (grids of the fixed latent
@@ -304,7 +309,7 @@ def train(
                 **{f"final_{k}": round(float(np.mean([h[k] for h in history[-10:]])), 4) for k in losses},
             }
             mlflow.log_metrics({"train_seconds": seconds, "images_per_second": metrics["images_per_second"]})
-            write_json(metrics_path, metrics)
+            write_split(metrics, COMPARED, metrics_path, info_path)
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()
