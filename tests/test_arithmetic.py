@@ -287,11 +287,12 @@ def test_render_of_an_untrained_generator_skips_the_arithmetic(tmp_path, dcgan, 
     # nothing is read as both bright and not bright: the figure cannot be made, whatever the weights
     p = RenderParams(arithmetic=["Bright and not Bright", "Bright", "Red"], directions=["Red"], points=2, frames_per_transition=2,
                      hold_frames=0, grid=0, strip_steps=3, progress=False, **SMALL)
-    written = render(model, tmp_path / "out", p, classifier_dir=folder, progress=False, metrics_path=tmp_path / "render.json")
+    written = render(model, tmp_path / "out", p, classifier_dir=folder, progress=False,
+                     metrics_path=tmp_path / "render.json", info_path=tmp_path / "render_info.json")
     assert set(written) == {"interp_lerp.gif", "interp_slerp.gif", "strip.png", "direction_Red.gif"}
     assert not (tmp_path / "out" / "arithmetic.png").exists()
-    note = json.loads((tmp_path / "render.json").read_text())
-    assert note["figures"] == 4 and list(note["skipped"]) == ["arithmetic.png"]
-    assert "'Bright and not Bright'" in note["skipped"]["arithmetic.png"]
+    assert json.loads((tmp_path / "render.json").read_text()) == {"figures": 4, "skipped": ["arithmetic.png"]}
+    why = json.loads((tmp_path / "render_info.json").read_text())["skipped_why"]
+    assert list(why) == ["arithmetic.png"] and "'Bright and not Bright'" in why["arithmetic.png"]
     warnings = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warning: render: skipped")]
     assert len(warnings) == 1 and "arithmetic.png" in warnings[0]

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ganlab import tracking
 from ganlab.errors import GanlabError
 from ganlab.generator import generate, latents, load_generator, pick_device
-from ganlab.io import atomic_path, write_json
+from ganlab.io import atomic_path, write_split
 from ganlab.latent import line, loop_path
 from ganlab.params import RenderParams
 
@@ -182,12 +182,13 @@ def render(
     classifier_dir: str | Path | None = None,
     progress: bool = True,
     metrics_path: str | Path | None = None,
+    info_path: str | Path | None = None,
 ) -> dict[str, Path]:
     """Write the renders of the model in model_dir into out_dir; return file name -> path.
 
     A figure a weak model cannot give (no generated face read as an arithmetic group) is skipped
     with a warning, so a short trial still gets its other renders; metrics_path (JSON) counts the
-    figures written and names each skipped one with the reason.
+    figures written and names the skipped ones, info_path gives the reason for each.
 
     Animations, each in every one of p.formats: interp_lerp and interp_slerp (one loop through
     p.points points, seeds p.seed, p.seed + 1, ...), interp_grid (p.grid x p.grid loops, each
@@ -235,7 +236,8 @@ def render(
 
         written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir, on_missing=skip))
     if metrics_path is not None:
-        write_json(metrics_path, {"figures": len(written), "skipped": skipped})
+        note = {"figures": len(written), "skipped": sorted(skipped), "skipped_why": skipped}
+        write_split(note, ("figures", "skipped"), metrics_path, info_path)
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
         import mlflow
