@@ -6,8 +6,8 @@ from ganlab.evaluate import evaluate
 
 
 def main() -> None:
-    a = cli.stage_args(__doc__, "model", "data", "stats", "classifier", "out", "metrics", "curve")
-    m = evaluate(a.model, a.data, a.stats, a.out, a.metrics, a.curve, params.load(a.params, MODEL_PARAMS)["evaluate"], a.classifier)
+    a = cli.stage_args(__doc__, "model", "data", "stats", "classifier", "out", "metrics", "info", "curve")
+    m = evaluate(a.model, a.data, a.stats, a.out, a.metrics, a.curve, params.load(a.params, MODEL_PARAMS)["evaluate"], a.classifier, info_path=a.info)
     print(f"evaluate: step {m['selected_step']} picked by {m['selected_by']}: fid={m['fid']} face_rate={m['face_rate']} (real {m['face_rate_real']})")
 
 

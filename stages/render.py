@@ -11,8 +11,9 @@ def optional_paths(ap) -> None:
 
 
 def main() -> None:
-    a = cli.stage_args(__doc__, "model", "out", extra=optional_paths)
-    written = render(a.model, a.out, params.load(a.params, MODEL_PARAMS)["render"], training_dir=a.training, classifier_dir=a.classifier)
+    a = cli.stage_args(__doc__, "model", "out", "metrics", "info", extra=optional_paths)
+    p = params.load(a.params, MODEL_PARAMS)["render"]
+    written = render(a.model, a.out, p, training_dir=a.training, classifier_dir=a.classifier, metrics_path=a.metrics, info_path=a.info)
     for path in written.values():
         print(f"render: wrote {path}")
 

@@ -7,11 +7,11 @@ from ganlab.train import train
 
 
 def main() -> None:
-    a = cli.stage_args(__doc__, "model", "data", "out", "metrics", "history")
+    a = cli.stage_args(__doc__, "model", "data", "out", "metrics", "info", "history")
     p = params.load(a.params, MODEL_PARAMS)
     if a.model not in p["train"].models:
         raise GanlabError(f"--model {a.model} is not listed in train.models ({', '.join(p['train'].models)})")
-    m = train(a.model, p[a.model], p["train"], a.data, a.out, a.metrics, a.history)
+    m = train(a.model, p[a.model], p["train"], a.data, a.out, a.metrics, a.history, info_path=a.info)
     print(f"train {a.model}: {m['steps']} steps in {m['train_seconds']} s")
 
 

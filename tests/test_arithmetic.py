@@ -8,6 +8,8 @@ classifier is trained in the module on two attributes measured from the pixels, 
 "Red", so the true answer is known for every generated image.
 """
 
+import json
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -268,3 +270,29 @@ def test_on_shell_gives_the_length_of_a_normal_sample():
     out = on_shell(v)
     assert torch.allclose(out.norm(dim=1), torch.tensor([2.0, 2.0]))  # sqrt(4)
     assert torch.allclose(out[0] / out[0].norm(), v[0] / v[0].norm())  # direction kept
+
+
+def test_render_of_an_untrained_generator_skips_the_arithmetic(tmp_path, dcgan, monkeypatch, capfd):
+    """A short trial's render stage: no generated face is read as a group, so arithmetic.png is
+    skipped with a warning and a note in the render metrics; every other render is still made."""
+    from ganlab.render import render
+
+    G, meta, folder, _ = dcgan  # untrained: random weights
+    model = tmp_path / "model"
+    model.mkdir()
+    torch.save(G.state_dict(), model / "generator.pt")
+    (model / "model.json").write_text(json.dumps({**meta, "resolution": RES, "channels": 3, "params": {"width": 8, "nz": NZ}}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    # nothing is read as both bright and not bright: the figure cannot be made, whatever the weights
+    p = RenderParams(arithmetic=["Bright and not Bright", "Bright", "Red"], directions=["Red"], points=2, frames_per_transition=2,
+                     hold_frames=0, grid=0, strip_steps=3, progress=False, **SMALL)
+    written = render(model, tmp_path / "out", p, classifier_dir=folder, progress=False,
+                     metrics_path=tmp_path / "render.json", info_path=tmp_path / "render_info.json")
+    assert set(written) == {"interp_lerp.gif", "interp_slerp.gif", "strip.png", "direction_Red.gif"}
+    assert not (tmp_path / "out" / "arithmetic.png").exists()
+    assert json.loads((tmp_path / "render.json").read_text()) == {"figures": 4, "skipped": ["arithmetic.png"]}
+    why = json.loads((tmp_path / "render_info.json").read_text())["skipped_why"]
+    assert list(why) == ["arithmetic.png"] and "'Bright and not Bright'" in why["arithmetic.png"]
+    warnings = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warning: render: skipped")]
+    assert len(warnings) == 1 and "arithmetic.png" in warnings[0]

@@ -81,3 +81,54 @@ def test_stage_reports_a_bad_key_in_one_line(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "dcgan.lr_gg" in lines[0] and "lr_g" in lines[0], r.stderr
     assert not (tmp_path / "raw").exists()
+
+
+def hydra_value(value) -> str:
+    """A value as `dvc exp run -S key=VALUE` takes it (Hydra's override grammar)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    if isinstance(value, list):
+        return "[" + ",".join(hydra_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{hydra_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def leaves(data: dict, prefix: str = ""):
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            yield from leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def test_params_survive_dvc_set_param_writer(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml with DVC's own YAML 1.2 writer: every key set to its
+    own value must load back exactly as the original file does."""
+    from dvc.utils.hydra import apply_overrides
+
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text())
+    original = params.read_yaml(path)
+    apply_overrides(str(path), [f"{key}={hydra_value(value)}" for key, value in leaves(original)])
+    rewritten = path.read_text()
+    assert rewritten != (ROOT / "params.yaml").read_text()  # the writer did rewrite the file...
+    assert yaml.safe_load(rewritten)["prepare"]["aspect"] == 61  # ...in a form YAML 1.1 misreads (1:1 in base 60)
+    assert params.read_yaml(path) == original
+    assert load_params(path) == load_params(ROOT / "params.yaml")
+
+
+def test_values_typed_on_the_command_line_read_as_dvc_writes_them(tmp_path):
+    """What users type after -S: unquoted ratios and floats in exponent form (a string in YAML 1.1)."""
+    from dvc.utils.hydra import apply_overrides
+
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text())
+    apply_overrides(str(path), ["prepare.aspect=218:178", "dcgan.lr_g=1e-05"])
+    p = load_params(path)
+    assert p["prepare"].aspect == "218:178"
+    assert p["dcgan"].lr_g == 1e-05

@@ -1,8 +1,6 @@
 """End to end: a real git + DVC repo in a temp dir, tiny params, `dvc repro` twice."""
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +9,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import yaml
+from dvcrepo import dvc, dvc_json, env, git, make_repo
 
 from ganlab.io import load_dataset
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 TINY = {
     "data": {"count": 40, "seed": 0},
@@ -34,35 +30,11 @@ TINY = {
 }
 
 
-def dvc(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}  # the default store must be used
-    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"  # stage commands call `python`: this venv's
-    r = subprocess.run([str(BIN / "dvc"), *args], cwd=repo, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, f"dvc {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}"
-    return r.stdout + r.stderr
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory, fid_weights) -> Path:
-    repo = tmp_path_factory.mktemp("pipeline")
-    for name in ("stages", "src", "presets"):
-        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copy(ROOT / "dvc.yaml", repo)
-    # start from the repo's params.yaml: dvc.yaml names keys that must be present in the file
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for section, values in TINY.items():
-        params[section].update(values)
-    params["evaluate"]["fid_weights"] = str(fid_weights)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    dvc(repo, "init", "-q")
-    dvc(repo, "config", "core.analytics", "false")
+    repo = make_repo(tmp_path_factory.mktemp("pipeline"), {**TINY, "evaluate": {**TINY["evaluate"], "fid_weights": str(fid_weights)}})
     dvc(repo, "repro")
     return repo
-
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True, capture_output=True)
 
 
 def test_prepared_npz(repo):
@@ -79,15 +51,23 @@ def test_metrics(repo):
     crop = yaml.safe_load((repo / "metrics/crop.json").read_text())
     assert {"images", "faces", "detection_rate", "mean_iou", "images_per_second"} <= set(crop)
     train = yaml.safe_load((repo / "metrics/dcgan/train.json").read_text())
-    assert train["steps"] == 6
+    assert set(train) == {"steps", "train_seconds", "images_per_second"} and train["steps"] == 6  # dvc exp show columns
+    info = yaml.safe_load((repo / "metrics/dcgan/train_info.json").read_text())  # diagnostics, not DVC metrics
+    assert {"weights_digest", "device", "final_loss_d"} <= set(info)
     ev = yaml.safe_load((repo / "metrics/dcgan/evaluate.json").read_text())
+    assert set(ev) == {"fid", "face_rate", "face_rate_real", "selected_step"}
+    ev_info = yaml.safe_load((repo / "metrics/dcgan/evaluate_info.json").read_text())
+    assert {"fid_protocol", "selected_by", "snapshots_scored"} <= set(ev_info)
+    shown = dvc_json(repo, "metrics", "show")
+    files = {f for r in shown.values() for f in r.get("data", {})}
+    assert "metrics/dcgan/train.json" in files and not any(f.endswith("_info.json") for f in files)
     assert isinstance(ev["fid"], float) and ev["fid"] > 0  # random Inception weights: a number, not a benchmark
     assert 0 <= ev["face_rate"] <= 1 and 0 <= ev["face_rate_real"] <= 1
     history = (repo / "metrics/dcgan/losses.csv").read_text().splitlines()
     assert history[0].startswith("step,loss_d,loss_g") and len(history) == 1 + 3
     curve = (repo / "metrics/dcgan/curve.csv").read_text().splitlines()
     assert curve[0] == "step,fid,face_rate,grown" and [row.split(",")[0] for row in curve[1:]] == ["3", "6"]
-    assert ev["selected_step"] in (3, 6) and ev["selected_by"] == "fid" and ev["snapshots_scored"] == 2
+    assert ev["selected_step"] in (3, 6) and ev_info["selected_by"] == "fid" and ev_info["snapshots_scored"] == 2
     fids = {int(row.split(",")[0]): float(row.split(",")[1]) for row in curve[1:]}  # dcgan: every row grown
     assert ev["fid"] == min(fids.values()) and fids[ev["selected_step"]] == ev["fid"]
     clf = yaml.safe_load((repo / "metrics/classifier.json").read_text())
@@ -143,10 +123,8 @@ def test_preset_runs_as_a_named_experiment(repo):
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "baseline")  # dvc exp run needs a commit to branch from
     tiny = ["data.source=synthetic", "crop.mode=mtcnn", "prepare.resolution=32", "dcgan.steps=2", "dcgan.batch_size=8", "dcgan.width=8"]
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
     cmd = [sys.executable, "-m", "ganlab.presets", "lukaszyk-dcgan-lsun64", *(a for t in tiny for a in ("--set", t))]
-    r = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
+    r = subprocess.run(cmd, cwd=repo, env=env(), capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     show = dvc(repo, "exp", "show", "--json")
     assert '"lukaszyk-dcgan-lsun64"' in show

@@ -7,6 +7,9 @@ import pytest
 import yaml
 
 from ganlab import results
+from ganlab.evaluate import COMPARED as EVAL_COMPARED
+from ganlab.io import write_split
+from ganlab.train import COMPARED as TRAIN_COMPARED
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,9 +30,10 @@ EVAL = {
 @pytest.fixture
 def project(tmp_path) -> Path:
     for model, ev in (("dcgan", EVAL), ("wgan_gp", {**EVAL, "fid": 12.3456, "selected_by": "fid"})):
-        (tmp_path / "metrics" / model).mkdir(parents=True)
-        (tmp_path / "metrics" / model / "train.json").write_text(json.dumps(TRAIN))
-        (tmp_path / "metrics" / model / "evaluate.json").write_text(json.dumps(ev))
+        folder = tmp_path / "metrics" / model
+        # as the stages write them: compared numbers in <stage>.json, the rest in <stage>_info.json
+        write_split(TRAIN, TRAIN_COMPARED, folder / "train.json", folder / "train_info.json")
+        write_split(ev, EVAL_COMPARED, folder / "evaluate.json", folder / "evaluate_info.json")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"models": ["wgan_gp", "dcgan"]}}))
     (tmp_path / "README.md").write_text(f"# x\n\nbefore\n\n{results.BEGIN}\nold\n{results.END}\n\nafter\n")
     return tmp_path
@@ -40,6 +44,7 @@ def args(project: Path, *extra: str) -> list[str]:
 
 
 def test_table_rows_follow_train_models(project):
+    assert "device" not in json.loads((project / "metrics/dcgan/train.json").read_text())  # read from train_info.json
     assert results.main(args(project, "--check")) == 1  # "old" is not what the metrics say
     assert results.main(args(project)) == 0
     text = (project / "README.md").read_text()

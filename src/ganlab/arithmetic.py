@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import imageio.v3 as iio
 import numpy as np
@@ -42,6 +42,10 @@ SWEEP_BASES = 4  # base faces side by side in a direction sweep
 NOISE = 0.25  # the result's variations: uniform noise of +-0.25 added to it, as Radford et al. showed
 PAD, GAP, BAND = 4, 16, 16  # figure layout in pixels: between cells, before the mean column, text band above a row
 _KEYWORDS = {"and", "or", "not"}
+
+
+class NoGroup(GanlabError):
+    """No generated face is read as a group's expression: a weak model's figure cannot be made."""
 
 
 def arithmetic(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -134,7 +138,7 @@ def find_group(samples: Samples, expression: str, size: int | None, where: str) 
     match = evaluate(expression, samples.present, samples.names, where) & samples.usable  # (N,)
     if not match.any():
         usable = int(samples.usable.sum())
-        raise GanlabError(
+        raise NoGroup(
             f"{where}: none of the {usable} usable generated images is read as {expression!r}"
             " (raise render.arithmetic_samples, train longer, or pick another expression)"
         )
@@ -230,11 +234,21 @@ def _slug(expression: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]+", "_", expression).strip("_")
 
 
-def render_arithmetic(G: torch.nn.Module, meta: dict, clf_dir: str | Path, p: RenderParams, out_dir: str | Path) -> dict[str, Path]:
+def render_arithmetic(
+    G: torch.nn.Module,
+    meta: dict,
+    clf_dir: str | Path,
+    p: RenderParams,
+    out_dir: str | Path,
+    on_missing: Callable[[str, NoGroup], None] | None = None,
+) -> dict[str, Path]:
     """Write arithmetic.png (render.arithmetic, a - b + c) and direction_<attr>.gif for each of
     render.directions into out_dir, using the classifiers in clf_dir; return name -> path.
 
     Nothing is generated when both lists are empty (e.g. for data without attributes).
+    A figure whose group no generated face belongs to (a weak model) raises NoGroup; given
+    `on_missing`, it is called with the figure's file name and the error instead, and the other
+    figures are made.
     A direction is mean(z with it) - mean(z without it) over every usable sample, not just
     group_size: the more faces, the more the other attributes cancel out.
     """
@@ -246,19 +260,30 @@ def render_arithmetic(G: torch.nn.Module, meta: dict, clf_dir: str | Path, p: Re
     out_dir.mkdir(parents=True, exist_ok=True)
     samples = read_samples(G, meta, clf_dir, p.arithmetic_samples, p.seed)
     if p.arithmetic:
-        groups = [find_group(samples, e, p.group_size, f"render.arithmetic[{i}] {e!r}") for i, e in enumerate(p.arithmetic)]
-        figure, _ = arithmetic_figure(G, groups, samples.categories, p.upscale, p.seed)
-        written["arithmetic.png"] = out_dir / "arithmetic.png"
-        with atomic_path(written["arithmetic.png"]) as tmp:
-            iio.imwrite(tmp, figure, extension=".png")
+        try:
+            groups = [find_group(samples, e, p.group_size, f"render.arithmetic[{i}] {e!r}") for i, e in enumerate(p.arithmetic)]
+        except NoGroup as e:
+            if on_missing is None:
+                raise
+            on_missing("arithmetic.png", e)
+        else:
+            figure, _ = arithmetic_figure(G, groups, samples.categories, p.upscale, p.seed)
+            written["arithmetic.png"] = out_dir / "arithmetic.png"
+            with atomic_path(written["arithmetic.png"]) as tmp:
+                iio.imwrite(tmp, figure, extension=".png")
     rows = np.flatnonzero(samples.usable)[:SWEEP_BASES]
     bases = samples.z[rows]  # (B, nz)
     labels = samples.labels[rows] if samples.labels is not None else None
     for name in p.directions:
-        where = f"render.directions {name!r}"
-        d = direction(find_group(samples, name, None, where).z, find_group(samples, f"not ({name})", None, where).z)
+        where, key = f"render.directions {name!r}", f"direction_{_slug(name)}.gif"
+        try:
+            d = direction(find_group(samples, name, None, where).z, find_group(samples, f"not ({name})", None, where).z)
+        except NoGroup as e:
+            if on_missing is None:
+                raise
+            on_missing(key, e)
+            continue
         frames = direction_sweep(G, d, bases, labels, p.sweep_frames, p.sweep_range)
-        key = f"direction_{_slug(name)}.gif"
         written[key] = out_dir / key
         write_gif(written[key], upscale(frames, p.upscale), p.fps)
     return written

@@ -19,8 +19,11 @@ from ganlab.errors import GanlabError
 from ganlab.faces import face_rate, load_mtcnn
 from ganlab.folder import RUN_ARTIFACT, ModelFolder, Snapshot, load_generator
 from ganlab.generator import generate, latents, pick_device
-from ganlab.io import atomic_dir, load_dataset, write_csv, write_json
+from ganlab.io import atomic_dir, load_dataset, write_csv, write_split
 from ganlab.params import EvaluateParams
+
+# evaluate.json, a DVC metric: what experiments are compared by (the rest goes to evaluate_info.json)
+COMPARED = ("fid", "face_rate", "face_rate_real", "selected_step", "class_accuracy_generated", "class_accuracy_chance", "class_accuracy_real")
 
 
 def snapshots_to_score(model_dir: str | Path, every: int) -> list[Snapshot]:
@@ -62,6 +65,7 @@ def evaluate(
     p: EvaluateParams,
     classifier_dir: str | Path | None = None,
     progress: bool = True,
+    info_path: str | Path | None = None,
 ) -> dict:
     """Score the snapshots of the model in model_dir, write the picked one to out_dir.
 
@@ -69,6 +73,8 @@ def evaluate(
     render and the `ganlab` command load. Metrics are those of the picked snapshot; the curve
     (step, fid, face_rate) goes to curve_path and to the model's MLflow run as metric history.
     Conditional models also get Razzaq's conditionality accuracy when a classifier is given.
+    metrics_path gets what experiments are compared by (COMPARED); info_path how they were
+    measured (the FID protocol, sample counts, how the snapshot was picked).
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     device = pick_device()
@@ -127,7 +133,7 @@ def evaluate(
         mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         mlflow.set_tag("selected", why)
         mlflow.log_artifacts(str(out_dir), RUN_ARTIFACT)  # `ganlab ... --run ID` loads the model from here
-    write_json(metrics_path, metrics)
+    write_split(metrics, COMPARED, metrics_path, info_path)
     return metrics
 
 

@@ -9,7 +9,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Iterator
+from typing import Collection, Iterator
 
 import numpy as np
 
@@ -60,6 +60,18 @@ def write_json(path: str | Path, data: dict) -> None:
     """Write pretty JSON atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_split(data: dict, compared: Collection[str], metrics_path: str | Path, info_path: str | Path | None = None) -> None:
+    """The keys of `data` in `compared` to metrics_path, the rest to info_path (skipped when None).
+
+    metrics_path is a DVC metric: `dvc exp show` makes a column of every key in it, so it holds
+    only what users compare across experiments. Diagnostics (digests, final losses, the device,
+    protocols) go to info_path, a plain file beside it that is not a DVC metric.
+    """
+    write_json(metrics_path, {k: v for k, v in data.items() if k in compared})
+    if info_path is not None:
+        write_json(info_path, {k: v for k, v in data.items() if k not in compared})
 
 
 def write_csv(path: str | Path, rows: list[dict], fieldnames: list[str] | None = None) -> None:

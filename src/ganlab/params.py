@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from ganlab.errors import ParamsError
 
@@ -266,13 +267,22 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     return value
 
 
+def parse_yaml(text: str):
+    """YAML read as YAML 1.2, the way DVC writes params.yaml for `dvc exp run -S`.
+
+    DVC's writer (ruamel.yaml) drops quotes that 1.2 does not need, and a YAML 1.1 reader
+    (PyYAML) then reads `aspect: 1:1` as the base-60 integer 61 and `lr_g: 1e-05` as a string.
+    """
+    return YAML(typ="safe", pure=True).load(text)
+
+
 def read_yaml(path: str | Path) -> dict:
     """Read params.yaml as a mapping, with a one-line error when it is missing or malformed."""
     try:
-        raw = yaml.safe_load(Path(path).read_text()) or {}
+        raw = parse_yaml(Path(path).read_text()) or {}
     except FileNotFoundError:
         raise ParamsError(f"params file not found: {path}") from None
-    except yaml.YAMLError as e:
+    except YAMLError as e:
         raise ParamsError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path} must hold a mapping of sections")

@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> None:
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = yaml.safe_load(value)
+        node[leaf] = params.parse_yaml(value)  # as DVC's -S would read it
     root = Path.cwd()
     try:
         apply(a.name, root, overrides)

@@ -4,6 +4,7 @@ the training progress, and the building blocks the `ganlab` command shares with 
 from __future__ import annotations
 
 import math
+import sys
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -19,7 +20,7 @@ from ganlab.errors import GanlabError
 from ganlab.folder import ModelFolder, load_generator
 from ganlab.generator import generate, latents, pick_device
 from ganlab.images import animation_path, caption, hold, tile, upscale, write_animation, write_gif, write_mp4  # noqa: F401 (re-exported for the ganlab command)
-from ganlab.io import atomic_path
+from ganlab.io import atomic_path, write_split
 from ganlab.latent import line, loop_path
 from ganlab.params import RenderParams
 
@@ -103,8 +104,14 @@ def render(
     training_dir: str | Path | None = None,
     classifier_dir: str | Path | None = None,
     progress: bool = True,
+    metrics_path: str | Path | None = None,
+    info_path: str | Path | None = None,
 ) -> dict[str, Path]:
     """Write the renders of the model in model_dir into out_dir; return file name -> path.
+
+    A figure a weak model cannot give (no generated face read as an arithmetic group) is skipped
+    with a warning, so a short trial still gets its other renders; metrics_path (JSON) counts the
+    figures written and names the skipped ones, info_path gives the reason for each.
 
     Animations, each in every one of p.formats: interp_lerp and interp_slerp (one loop through
     p.points points, seeds p.seed, p.seed + 1, ...), interp_grid (p.grid x p.grid loops, each
@@ -142,8 +149,16 @@ def render(
     with atomic_path(written["strip.png"]) as tmp:
         iio.imwrite(tmp, image, extension=".png")
 
+    skipped: dict[str, str] = {}
     if classifier_dir is not None and (p.arithmetic or p.directions):
-        written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir))
+        def skip(name: str, why: Exception) -> None:
+            print(f"warning: render: skipped {name}: {why}", file=sys.stderr)
+            skipped[name] = str(why)
+
+        written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir, on_missing=skip))
+    if metrics_path is not None:
+        note = {"figures": len(written), "skipped": sorted(skipped), "skipped_why": skipped}
+        write_split(note, ("figures", "skipped"), metrics_path, info_path)
 
     with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
         import mlflow

@@ -46,12 +46,17 @@ def row(model: str, train: dict, ev: dict) -> list[str]:
 HEADER = ["model", "steps", "train time", "FID", "face rate (MTCNN p >= 0.9)", "conditional accuracy", "snapshot used", "FID protocol"]
 
 
+def _stage(folder: Path, stage: str) -> dict:
+    """A stage's metrics (<stage>.json, what `dvc exp show` compares) with its diagnostics (<stage>_info.json)."""
+    return {**_read(folder / f"{stage}_info.json"), **_read(folder / f"{stage}.json")}
+
+
 def table(metrics_dir: str | Path, models: list[str]) -> str:
-    """A Markdown table, one row per model, from metrics/<model>/{train,evaluate}.json."""
+    """A Markdown table, one row per model, from metrics/<model>/{train,evaluate}{,_info}.json."""
     metrics_dir = Path(metrics_dir)
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for model in models:
-        r = row(model, _read(metrics_dir / model / "train.json"), _read(metrics_dir / model / "evaluate.json"))
+        r = row(model, _stage(metrics_dir / model, "train"), _stage(metrics_dir / model, "evaluate"))
         lines.append("| " + " | ".join(r) + " |")
     return "\n".join(lines) + "\n"
 

@@ -1,9 +1,21 @@
-"""MLflow tracking: where the store is and how a stage reaches the run of its model."""
+"""MLflow tracking: where the store is and how a stage reaches the run of its model.
+
+Stages may run in DVC's temporary copies of the repo (`dvc exp run --queue`, several workers at
+once), so nothing here depends on the working directory: the store and the artifacts live at the
+repo root DVC names, and the store is created under a lock.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
+
+EXPERIMENT = "ganlab"
+# MLflow 3's UI opens an experiment without this tag in its GenAI view ("Evaluation runs");
+# custom_model_development opens the runs table, with FID and face rate as columns.
+KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 
 def repo_root() -> Path:
@@ -16,16 +28,62 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
 
 
-def setup(experiment: str = "ganlab"):
-    """Point MLflow at the project's store and experiment; returns the mlflow module."""
+def artifact_root() -> str | None:
+    """`mlruns` beside a SQLite store (`<repo root>/mlruns` for the default one); None for a server's.
+
+    Left to MLflow, the root is ./mlruns of whichever stage creates the experiment: in a queued
+    experiment that is DVC's temporary copy, deleted with every artifact when the run ends.
+    """
+    uri = tracking_uri()
+    return (Path(uri.removeprefix("sqlite:///")).parent / "mlruns").as_uri() if uri.startswith("sqlite:///") else None
+
+
+def lock_path() -> Path:
+    """The file lock guarding store creation: beside a SQLite store, else at the repo root."""
+    uri = tracking_uri()
+    return Path(uri.removeprefix("sqlite:///") + ".lock") if uri.startswith("sqlite:///") else repo_root() / "mlflow.lock"
+
+
+def dvc_experiment() -> str:
+    """The DVC experiment running the stage (`dvc exp run` sets DVC_EXP_NAME); "workspace" for `dvc repro`."""
+    return os.environ.get("DVC_EXP_NAME") or "workspace"
+
+
+def git_commit() -> str | None:
+    """The commit the code came from: the experiment's baseline under `dvc exp run`, else HEAD."""
+    if rev := os.environ.get("DVC_EXP_BASELINE_REV"):
+        return rev
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def setup(experiment: str = EXPERIMENT):
+    """Point MLflow at the project's store and experiment, creating either if missing; returns mlflow."""
     import logging
 
     import mlflow
+    from filelock import FileLock
 
     # Alembic logs every migration of a new SQLite store at INFO; keep stage output readable.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     mlflow.set_tracking_uri(tracking_uri())
-    mlflow.set_experiment(experiment)
+    # Two `dvc queue` workers starting on no store would both create its tables (alembic fails
+    # in one of them) and both create the experiment: one at a time, the second finds both made.
+    with FileLock(str(lock_path()), timeout=600):
+        client = mlflow.MlflowClient()
+        found = client.get_experiment_by_name(experiment)
+        if found is None:
+            experiment_id = client.create_experiment(experiment, artifact_location=artifact_root(), tags={KIND_TAG: MODEL_TRAINING})
+        else:
+            experiment_id = found.experiment_id
+            if found.tags.get(KIND_TAG) != MODEL_TRAINING:  # a store made before the tag
+                client.set_experiment_tag(experiment_id, KIND_TAG, MODEL_TRAINING)
+            wanted = artifact_root()
+            if wanted and found.artifact_location != wanted:  # MLflow cannot move it: say so once per stage
+                print(f"warning: MLflow experiment '{experiment}' keeps artifacts in {found.artifact_location}, not {wanted}", file=sys.stderr)
+    mlflow.set_experiment(experiment_id=experiment_id)
     return mlflow
 
 
@@ -42,17 +100,24 @@ def flatten(prefix: str, data: dict) -> dict[str, str]:
 
 
 def open_run(run_id: str | None, name: str):
-    """Re-open the training run `run_id`; a new run named `name` if this store does not hold it.
+    """Re-open the training run `run_id`; a new run of model `name` if this store or experiment lacks it.
 
-    Evaluate and render log into their model's run, so one run carries the whole story.
+    Evaluate and render log into their model's run, so one run carries the whole story. A new run
+    is named `<DVC experiment>/<name>` and tagged with both and the commit. A run of another DVC
+    experiment is not re-opened (its model came from DVC's cache): the new run names it instead.
     """
-    import sys
-
     mlflow = setup()
+    experiment, tags = dvc_experiment(), {}
     if run_id:
         try:
-            mlflow.get_run(run_id)
-            return mlflow.start_run(run_id=run_id)
+            run = mlflow.get_run(run_id)
         except Exception as e:  # MlflowException for an unknown id; the store may also be another one
             print(f"warning: MLflow run {run_id} not found in {tracking_uri()} ({type(e).__name__}); logging to a new run", file=sys.stderr)
-    return mlflow.start_run(run_name=name)
+        else:
+            if run.data.tags.get("dvc_experiment", experiment) == experiment:
+                return mlflow.start_run(run_id=run_id)
+            tags["training_run"] = run_id
+    tags.update({"dvc_experiment": experiment, "model": name})
+    if commit := git_commit():
+        tags["git_commit"] = commit
+    return mlflow.start_run(run_name=f"{experiment}/{name}", tags=tags)

@@ -27,13 +27,14 @@ from ganlab.errors import GanlabError
 from ganlab.folder import ModelFolder
 from ganlab.generator import latents, pick_device, to_uint8
 from ganlab.guard import LossGuard
-from ganlab.io import atomic_path, load_dataset, write_csv, write_json
+from ganlab.io import atomic_path, load_dataset, write_csv, write_split
 from ganlab.models import REGISTRY, ModelParams, Variant
 from ganlab.models.base import optimize
 from ganlab.params import TrainParams, to_dict
 
 # Bumped when the checkpoint's layout changes: a checkpoint of another format is not resumed.
 CHECKPOINT_FORMAT = 2
+COMPARED = ("steps", "train_seconds", "images_per_second")  # train.json, a DVC metric; the rest is diagnostics
 
 
 def save_grid(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, nrow: int, path: Path) -> None:
@@ -254,6 +255,7 @@ def train(
     history_path: str | Path,
     progress: bool = True,
     on_step=None,
+    info_path: str | Path | None = None,
 ) -> dict:
     """Train `model` on a prepared npz and write the model folder, metrics and loss history.
 
@@ -264,6 +266,9 @@ def train(
     `on_step(step)` is called after every step (tests use it to interrupt a run). Under
     torchrun, G and D are wrapped in DistributedDataParallel and each process trains on its
     own share of every batch.
+
+    metrics_path gets what experiments are compared by (COMPARED); info_path the diagnostics
+    (weights digest, device, guard restores, final losses). The returned dict holds both.
     """
     variant = REGISTRY[model](mp)
     data_path, folder, history_path = Path(data_path), ModelFolder(out_dir), Path(history_path)
@@ -381,7 +386,7 @@ def train(
                 **{f"final_{k}": round(float(np.mean([h[k] for h in state.history[-10:]])), 4) for k in losses},
             }
             mlflow.log_metrics({"train_seconds": seconds, "images_per_second": metrics["images_per_second"]})
-            write_json(metrics_path, metrics)
+            write_split(metrics, COMPARED, metrics_path, info_path)
     distributed.leave(world)
     return metrics
 

@@ -1,0 +1,62 @@
+"""MLflow under DVC experiments: the store, the experiment and the runs, whoever creates them."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ganlab import tracking
+
+
+@pytest.fixture
+def dvc_env(tmp_path, monkeypatch):
+    """A stage as `dvc exp run --queue` runs it: cwd in a temporary copy, DVC_ROOT at the repo."""
+    root, copy = tmp_path / "repo", tmp_path / "repo/.dvc/tmp/exps/copy"
+    copy.mkdir(parents=True)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(root))
+    monkeypatch.setenv("DVC_EXP_NAME", "trial-one")
+    monkeypatch.setenv("DVC_EXP_BASELINE_REV", "a" * 40)
+    monkeypatch.chdir(copy)
+    return root
+
+
+def test_run_from_a_temporary_copy_is_named_tagged_and_stored_at_the_repo_root(dvc_env):
+    with tracking.open_run(None, "dcgan") as run:
+        pass
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{dvc_env / 'mlflow.db'}")  # at DVC_ROOT, not in the copy
+    experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
+    assert experiment.artifact_location == (dvc_env / "mlruns").as_uri()
+    assert experiment.tags[tracking.KIND_TAG] == "custom_model_development"
+    got = client.get_run(run.info.run_id)
+    assert got.info.run_name == "trial-one/dcgan"
+    assert {k: got.data.tags[k] for k in ("dvc_experiment", "model", "git_commit")} == {
+        "dvc_experiment": "trial-one", "model": "dcgan", "git_commit": "a" * 40}
+    assert got.info.artifact_uri.startswith((dvc_env / "mlruns").as_uri())
+
+
+def test_another_experiments_run_is_not_reopened(dvc_env, monkeypatch):
+    with tracking.open_run(None, "dcgan") as first:
+        pass
+    monkeypatch.setenv("DVC_EXP_NAME", "trial-two")  # its train stage came from DVC's cache
+    with tracking.open_run(first.info.run_id, "dcgan") as second:
+        pass
+    assert second.info.run_id != first.info.run_id
+    assert second.data.tags["training_run"] == first.info.run_id
+    with tracking.open_run(second.info.run_id, "dcgan") as third:  # same experiment: the same run
+        pass
+    assert third.info.run_id == second.info.run_id
+
+
+def test_workers_starting_together_on_no_store_all_succeed(dvc_env):
+    """`dvc queue start -j N` on a fresh repo: every worker creates the store at once."""
+    code = "from ganlab import tracking; tracking.setup(); print(tracking.setup().get_experiment_by_name('ganlab').experiment_id)"
+    env = {**os.environ, "PYTHONPATH": str(Path(tracking.__file__).parents[1])}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(err for _, err in outs)
+    assert len({out.strip() for out, _ in outs}) == 1  # one experiment, found by all
