@@ -118,6 +118,7 @@ class TrainParams:
     seed: int = 0  # seeds weights, data order and the fixed latent grid
     sample_every: int = 250  # steps between sample grids of the fixed latent vectors
     checkpoint_every: int = 500  # steps between resumable checkpoints
+    keep_snapshots: int = 0  # most snapshots a run keeps (evenly thinned, always the last; ganlab.retention); 0: all
     log_every: int = 10  # steps between loss records (CSV, MLflow)
     grid_size: int = 8  # the sample grid is grid_size x grid_size images
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: cuda, then mps, then cpu
@@ -134,6 +135,8 @@ class TrainParams:
             _positive(f"train.{name}", getattr(self, name))
         if not 0 <= self.ema < 1:
             raise ParamsError(f"train.ema must be in [0, 1), got {self.ema}")
+        if self.keep_snapshots < 0:
+            raise ParamsError(f"train.keep_snapshots must be >= 0 (0: keep all), got {self.keep_snapshots}")
 
 
 @dataclass(frozen=True)
