@@ -17,17 +17,19 @@ import torch
 from tqdm import tqdm
 
 from ganlab import fid, tracking
+from ganlab.dataset import open_dataset
 from ganlab.errors import GanlabError
 from ganlab.faces import face_rate, load_mtcnn
 from ganlab.generator import MODEL_JSON, WEIGHTS, generate, latents, load_generator, pick_device
-from ganlab.io import atomic_dir, load_dataset, write_csv, write_json
+from ganlab.io import atomic_dir, write_csv, write_json
 from ganlab.params import EvaluateParams
 from ganlab.train import SNAPSHOTS
 
 
-def _batches(images: np.ndarray, size: int):
-    for i in range(0, len(images), size):
-        yield images[i : i + size]
+def _batches(rows, n: int, size: int):
+    """The first n images of `rows` (a dataset's Rows), read `size` at a time."""
+    for i in range(0, n, size):
+        yield rows[i : min(i + size, n)]
 
 
 def real_stats(data_path: str | Path, out_path: str | Path, p: EvaluateParams, progress: bool = True) -> dict:
@@ -37,18 +39,17 @@ def real_stats(data_path: str | Path, out_path: str | Path, p: EvaluateParams, p
     uses it reports FID as unavailable instead of failing.
     """
     device = pick_device()
-    images = load_dataset(data_path)["images"]
-    if p.fid_real_samples:
-        images = images[: p.fid_real_samples]
-    info = {"dataset": str(data_path), "images": int(len(images)), "resolution": int(images.shape[1]), "weights": p.fid_weights or "pytorch-fid default"}
-    try:
-        model = fid.load_inception(p.fid_weights, device)
-    except fid.FIDUnavailable as e:
-        print(f"warning: FID unavailable: {e}", file=sys.stderr)
-        fid.save_stats(out_path, np.zeros(0), np.zeros((0, 0)), {**info, "available": False, "reason": str(e)})
-        return {**info, "available": False}
-    acts = fid.inception_activations(model, _batches(images, p.batch_size), device, total=len(images), progress=progress)
-    mu, sigma = fid.statistics(acts)
+    with open_dataset(data_path) as data:
+        n = min(len(data), p.fid_real_samples) if p.fid_real_samples else len(data)
+        info = {"dataset": str(data_path), "images": int(n), "resolution": int(data.rows.shape[1]), "weights": p.fid_weights or "pytorch-fid default"}
+        try:
+            model = fid.load_inception(p.fid_weights, device)
+        except fid.FIDUnavailable as e:
+            print(f"warning: FID unavailable: {e}", file=sys.stderr)
+            fid.save_stats(out_path, np.zeros(0), np.zeros((0, 0)), {**info, "available": False, "reason": str(e)})
+            return {**info, "available": False}
+        # one batch in memory at a time: the statistics are accumulated, not the activations
+        mu, sigma = fid.running_statistics(model, _batches(data.rows, n, p.batch_size), device, total=n, progress=progress)
     fid.save_stats(out_path, mu, sigma, {**info, "available": True})
     return {**info, "available": True}
 
@@ -142,7 +143,8 @@ def evaluate(
     metrics["fid_protocol"] = f"{p.fid_samples} generated vs {info['images']} real images of {info['dataset']} at {info['resolution']} px, Inception weights: {info['weights']}"
     metrics["face_rate"] = best["face_rate"]
     metrics["face_samples"] = p.face_samples
-    real = load_dataset(data_path)["images"][: p.face_samples]
+    with open_dataset(data_path) as data:
+        real = data.rows[: p.face_samples]  # only the images scored, not the whole set
     metrics["face_rate_real"] = round(face_rate(mtcnn, real, p.face_threshold), 4)
     metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])
 

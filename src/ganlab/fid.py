@@ -125,6 +125,47 @@ def inception_activations(
     return np.concatenate(chunks) if chunks else np.empty((0, 2048))
 
 
+class RunningStatistics:
+    """Mean and covariance of activations fed in batches, in memory independent of their number.
+
+    `statistics` needs every activation at once (CelebA's 202,599 real images: 3.3 GB of float64
+    plus np.cov's centred copy); this keeps a sum and a sum of outer products in float64 instead.
+    The sums are taken around the first batch's mean, so the covariance does not lose precision
+    to a large mean. It agrees with `statistics` to about 1e-12 relative, not bit for bit.
+    """
+
+    def __init__(self) -> None:
+        self.n, self._shift, self._sum, self._outer = 0, None, None, None
+
+    def update(self, acts: np.ndarray) -> None:
+        """Add (B, D) activations."""
+        acts = np.asarray(acts, dtype=np.float64)
+        if self._shift is None:
+            self._shift = acts.mean(0)
+            self._sum, self._outer = np.zeros_like(self._shift), np.zeros((acts.shape[1], acts.shape[1]))
+        x = acts - self._shift
+        self.n += len(x)
+        self._sum += x.sum(0)
+        self._outer += x.T @ x
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean (D,) and covariance (D, D), as `statistics` would give for all activations."""
+        if self.n < 2:
+            raise GanlabError(f"FID statistics need at least 2 images, got {self.n}")
+        m = self._sum / self.n  # the mean, relative to the shift
+        return self._shift + m, (self._outer - self.n * np.outer(m, m)) / (self.n - 1)
+
+
+def running_statistics(model: torch.nn.Module, images: Iterable[np.ndarray], device: torch.device, total: int | None = None, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the pool3 activations of uint8 NHWC batches, one batch at a time."""
+    stats = RunningStatistics()
+    with tqdm(total=total, unit="img", desc="inception", disable=not progress) as bar:
+        for batch in images:
+            stats.update(inception_activations(model, [batch], device, progress=False))
+            bar.update(len(batch))
+    return stats.result()
+
+
 def statistics(acts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance (rows are samples) of activations, as pytorch-fid computes them."""
     if acts.ndim != 2 or len(acts) < 2:
