@@ -50,8 +50,8 @@ class DataParams:
 
 @dataclass(frozen=True)
 class CropParams:
-    mode: Literal["mtcnn", "center", "none"] = "mtcnn"  # mtcnn: around the detected face; center: central square; none: whole image
-    margin: float = 0.15  # mtcnn: share of the face box side added on each side of the square crop
+    mode: Literal["mtcnn", "landmarks", "center", "none"] = "mtcnn"  # mtcnn: around the detected face; landmarks: around the face placed from CelebA's five landmarks (no detector); center: central square; none: whole image
+    margin: float = 0.15  # mtcnn, landmarks: share of the face box side added on each side of the square crop
     min_prob: float = 0.9  # mtcnn: faces MTCNN is less sure of than this are listed as "no face"
     batch_size: int = 16  # images per MTCNN call (equal-size images are batched on one pyramid; 8-16 run fastest on CPU)
     center_fraction: float = 1.0  # center: side of the square as a share of the image's shorter side
