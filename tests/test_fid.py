@@ -218,3 +218,20 @@ def test_stats_round_trip_is_atomic(tmp_path):
 def test_load_stats_of_missing_file_is_ganlab_error(tmp_path):
     with pytest.raises(GanlabError, match="missing.npz"):
         fid.load_stats(tmp_path / "missing.npz")
+
+
+def test_running_statistics_match_the_whole_set_at_once():
+    # real_stats accumulates batch by batch (memory independent of the set's size); a large mean
+    # is the case where naive sums of squares lose precision
+    acts = np.random.default_rng(5).normal(1000.0, 2.0, (203, 64))
+    running = fid.RunningStatistics()
+    for i in range(0, len(acts), 50):  # uneven last batch
+        running.update(acts[i : i + 50])
+    mu, sigma = running.result()
+    want_mu, want_sigma = fid.statistics(acts)
+    np.testing.assert_allclose(mu, want_mu, rtol=1e-12)
+    np.testing.assert_allclose(sigma, want_sigma, rtol=1e-9, atol=1e-12)
+    with pytest.raises(GanlabError, match="at least 2"):
+        one = fid.RunningStatistics()
+        one.update(acts[:1])
+        one.result()

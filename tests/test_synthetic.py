@@ -33,7 +33,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
 def test_write_is_deterministic(written, tmp_path):
     write_synthetic(tmp_path, count=COUNT, seed=3, progress=False)
     first, second = _files(written), _files(tmp_path)
-    assert len(first) == COUNT + 2
+    assert len(first) == COUNT + 3  # images, attributes.csv, true_boxes.csv, landmarks.csv
     assert first == second
 
 

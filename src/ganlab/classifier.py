@@ -23,9 +23,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from ganlab.dataset import Dataset, open_dataset
 from ganlab.errors import GanlabError
 from ganlab.generator import generate, latents, pick_device
-from ganlab.io import atomic_dir, atomic_path, load_dataset, write_json
+from ganlab.io import atomic_dir, atomic_path, write_json
 from ganlab.params import ClassifyParams
 
 Kind = Literal["attributes", "categories"]
@@ -73,9 +74,22 @@ class Classifier(nn.Module):
         device = next(self.parameters()).device
         out = []
         for i in range(0, len(images), batch_size):
-            x = _scale(shrink(images[i : i + batch_size], self.resolution).to(device))
-            logits = self(x)  # (b, K)
-            out.append((torch.sigmoid(logits) if self.kind == "attributes" else torch.softmax(logits, 1)).float().cpu())
+            out.append(self._probabilities(shrink(images[i : i + batch_size], self.resolution).to(device)))
+        self.train(was_training)
+        return torch.cat(out).numpy() if out else np.zeros((0, len(self.names)), np.float32)
+
+    def _probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 (b, 3, r, r) shrunk images -> float32 (b, K) probabilities on the CPU."""
+        logits = self(_scale(x))  # (b, K)
+        return (torch.sigmoid(logits) if self.kind == "attributes" else torch.softmax(logits, 1)).float().cpu()
+
+    @torch.no_grad()
+    def predict_shrunk(self, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
+        """`predict` for images already shrunk to the classifier's size (uint8 (N, 3, r, r))."""
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        out = [self._probabilities(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
         self.train(was_training)
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.names)), np.float32)
 
@@ -112,7 +126,8 @@ def train_classifier(
     progress: bool = True,
     device: torch.device | str | None = None,
 ) -> tuple[Classifier, dict]:
-    """Train a classifier on uint8 (N, H, W, 3) images; return it (in eval mode) and its report.
+    """Train a classifier on uint8 (N, H, W, 3) images (an array, or a dataset's `rows`: read in
+    chunks and kept shrunk, so the full-size set is never in memory); return it (in eval mode) and its report.
 
     `targets`: for "attributes" (N, A) with 1 where an attribute is present (CelebA's -1/1 or
     0/1), for "categories" (N,) integer labels in [0, len(names)). A share `p.holdout` of the
@@ -165,7 +180,8 @@ def train_classifier(
     bar.close()
     model.eval()
 
-    probs = model.predict(images[hold.numpy()])  # (M, K)
+    # the held-out images as already shrunk: indexing the full-size set would copy a fifth of it
+    probs = model.predict_shrunk(x[hold])  # (M, K)
     report = _report(kind, list(names), probs, y[hold].numpy(), y[train].numpy())
     report.update(images_train=len(train), images_holdout=n_hold, final_loss=round(float(np.mean(losses[-steps_per_epoch:])), 4) if losses else None)
     model.report = report
@@ -263,10 +279,11 @@ def classify(data_path: str | Path, out_dir: str | Path, metrics_path: str | Pat
     whole) and the held-out reports to metrics_path. A data set with neither (a folder of
     unlabelled images) gives an empty folder and a warning: there is nothing to learn.
     """
-    try:
-        data = load_dataset(data_path)
-    except FileNotFoundError:
-        raise GanlabError(f"prepared dataset not found: {data_path}") from None
+    with open_dataset(data_path) as data:
+        return _classify(data, data_path, out_dir, metrics_path, p, progress)
+
+
+def _classify(data: Dataset, data_path, out_dir, metrics_path, p: ClassifyParams, progress: bool) -> dict:
     device = pick_device()
     jobs = []
     names = [str(s) for s in data.get("attribute_names", [])]
@@ -279,7 +296,7 @@ def classify(data_path: str | Path, out_dir: str | Path, metrics_path: str | Pat
         if not jobs:
             print(f"warning: {data_path} holds neither attributes nor category labels: no classifier trained", file=sys.stderr)
         for kind, targets, labels in jobs:
-            clf, report = train_classifier(data["images"], targets, kind, labels, p, progress, device)
+            clf, report = train_classifier(data.rows, targets, kind, labels, p, progress, device)
             save_classifier(clf, tmp)
             metrics[kind] = report
     write_json(metrics_path, metrics)

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from ganlab.data.decode import IMAGE_SUFFIXES, decode_job, load_rgb, reason, workers
 from ganlab.errors import GanlabError
-from ganlab.faces import square_crop_box
+from ganlab.faces import LANDMARKS, landmark_face_box, square_crop_box
 from ganlab.io import atomic_path, write_json
 from ganlab.params import CropParams
 
@@ -79,18 +79,33 @@ def _save(im: np.ndarray, box: tuple[int, int, int, int], path: Path) -> None:
     Image.fromarray(im).crop(box).save(path)  # PIL pads outside the frame with black
 
 
-def _plain_job(job: tuple[str, str, str, float, int, int]) -> tuple[str, dict | None, str | None]:
-    """Pool worker for modes center and none: decode, crop, save; (name, box row, reject reason)."""
-    path, out, mode, fraction, max_side, max_pixels = job
+def read_landmarks(path: Path) -> dict[str, tuple[int, ...]]:
+    """The raw layout's landmarks.csv (CelebA's five points, LANDMARKS order) -> id -> points."""
+    with open(path, newline="") as f:
+        return {row["image_id"]: tuple(int(row[k]) for k in LANDMARKS) for row in csv.DictReader(f)}
+
+
+def _plain_job(job: tuple[str, str, CropParams, tuple[int, ...] | None]) -> tuple[str, dict | None, str | None]:
+    """Pool worker for modes center, none and landmarks: decode, crop, save; (name, box row, reject reason)."""
+    path, out, p, points = job
     name = Path(path).name
     try:
-        im = load_rgb(path, max_side, max_pixels)
+        im = load_rgb(path, p.max_side, p.max_pixels)
+        if p.mode == "landmarks":
+            with Image.open(path) as f:  # the landmarks are in the file's pixels; load_rgb may have shrunk it
+                scale = im.shape[1] / f.width
     except Exception as e:
         return name, None, reason(e)
     h, w = im.shape[:2]
-    box = center_box(w, h, fraction) if mode == "center" else (0, 0, w, h)
+    face = None
+    if p.mode == "landmarks":
+        face = tuple(v * scale for v in landmark_face_box(points))
+        box = square_crop_box(face, p.margin)
+    else:
+        box = center_box(w, h, p.center_fraction) if p.mode == "center" else (0, 0, w, h)
     _save(im, box, Path(out) / f"{Path(path).stem}.png")
-    return name, {"image_id": name, "face": 1, "prob": "", **dict(zip(BOX_FIELDS[7:], box))}, None
+    found = dict(zip(BOX_FIELDS[3:7], (round(v, 1) for v in face))) if face else {}
+    return name, {"image_id": name, "face": 1, "prob": "", **found, **dict(zip(BOX_FIELDS[7:], box))}, None
 
 
 def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Path, p: CropParams, progress: bool = True) -> dict:
@@ -123,7 +138,18 @@ def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Pat
             if p.mode == "mtcnn":
                 _crop_mtcnn(files, out_dir / "images", p, pool, rows, rejects, bar)
             else:
-                jobs = [(str(f), str(out_dir / "images"), p.mode, p.center_fraction, p.max_side, p.max_pixels) for f in files]
+                points: dict[str, tuple[int, ...]] = {}
+                todo = files
+                if p.mode == "landmarks":
+                    if not (raw_dir / "landmarks.csv").exists():
+                        raise GanlabError(f"crop.mode landmarks needs {raw_dir / 'landmarks.csv'} (CelebA's list_landmarks_align_celeba; data.source celeba or synthetic writes it)")
+                    points = read_landmarks(raw_dir / "landmarks.csv")
+                    for f in files:
+                        if f.name not in points:  # without landmarks there is no face to place
+                            _reject(rejects, f.name, "no row in landmarks.csv")
+                    todo = [f for f in files if f.name in points]
+                    bar.update(len(rejects))
+                jobs = [(str(f), str(out_dir / "images"), p, points.get(f.name)) for f in todo]
                 for name, row, why in pool.imap(_plain_job, jobs, chunksize=8):
                     _reject(rejects, name, why) if why else rows.append(row)
                     bar.update()
@@ -146,7 +172,7 @@ def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Pat
         "detection_rate": round(len(kept) / max(1, len(rows)), 4),
         "images_per_second": round(len(files) / seconds, 2),
     }
-    if p.mode == "mtcnn" and (raw_dir / "true_boxes.csv").exists():  # the synthetic set knows where its faces are
+    if p.mode in ("mtcnn", "landmarks") and (raw_dir / "true_boxes.csv").exists():  # the synthetic set knows where its faces are
         from ganlab.faces import iou
 
         truth = read_true_boxes(raw_dir / "true_boxes.csv")

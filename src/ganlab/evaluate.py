@@ -15,11 +15,12 @@ import torch
 from tqdm import tqdm
 
 from ganlab import fid, tracking
+from ganlab.dataset import open_dataset
 from ganlab.errors import GanlabError
 from ganlab.faces import face_rate, load_mtcnn
 from ganlab.folder import RUN_ARTIFACT, ModelFolder, Snapshot, load_generator
 from ganlab.generator import generate, latents, pick_device
-from ganlab.io import atomic_dir, load_dataset, write_csv, write_split
+from ganlab.io import atomic_dir, write_csv, write_split
 from ganlab.params import EvaluateParams
 
 # evaluate.json, a DVC metric: what experiments are compared by (the rest goes to evaluate_info.json)
@@ -109,7 +110,8 @@ def evaluate(
     metrics["fid_protocol"] = f"{p.fid_samples} generated vs {info['images']} real images of {info['dataset']} at {info['resolution']} px, Inception weights: {info['weights']}"
     metrics["face_rate"] = best["face_rate"]
     metrics["face_samples"] = p.face_samples
-    real = load_dataset(data_path)["images"][: p.face_samples]
+    with open_dataset(data_path) as data:
+        real = data.rows[: p.face_samples]  # only the images scored, not the whole set
     metrics["face_rate_real"] = round(face_rate(mtcnn, real, p.face_threshold), 4)
     metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])
 

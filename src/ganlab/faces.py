@@ -64,3 +64,26 @@ def square_crop_box(box: Sequence[float], margin: float) -> tuple[int, int, int,
     side = round(max(box[2] - box[0], box[3] - box[1]) * (1 + 2 * margin))
     x1, y1 = round(cx - side / 2), round(cy - side / 2)
     return (x1, y1, x1 + side, y1 + side)  # from one rounded corner and side: always square
+
+
+# CelebA's list_landmarks_align_celeba columns, in order (Kaggle's CSV header; torchvision's TXT
+# has the same names on its second line).
+LANDMARKS = ("lefteye_x", "lefteye_y", "righteye_x", "righteye_y", "nose_x", "nose_y", "leftmouth_x", "leftmouth_y", "rightmouth_x", "rightmouth_y")
+# The face box MTCNN reports, in units of the landmarks: half its width per eye distance, half its
+# height per eye-to-mouth distance, and its centre's place along the eye-to-mouth line. Measured
+# on the synthetic faces, whose true boxes were fitted to MTCNN's (ganlab.data.synthetic):
+# cheek to cheek 0.91 head widths against eyes 0.42 apart; forehead to chin 0.91 head heights,
+# from 1.06 eye-to-mouth distances above the eyes, against a mouth 0.33 below them.
+_HALF_WIDTH, _HALF_HEIGHT, _CENTRE = 1.083, 1.379, 0.318
+
+
+def landmark_face_box(points: Sequence[float]) -> tuple[float, float, float, float]:
+    """The face box (x1, y1, x2, y2) MTCNN would report, placed from CelebA's five landmarks
+    (LANDMARKS order): square_crop_box then crops it with mtcnn's margin semantics."""
+    lx, ly, rx, ry, _, _, mlx, mly, mrx, mry = (float(v) for v in points)
+    ex, ey, mx, my = (lx + rx) / 2, (ly + ry) / 2, (mlx + mrx) / 2, (mly + mry) / 2
+    half_w = _HALF_WIDTH * float(np.hypot(rx - lx, ry - ly))
+    half_h = _HALF_HEIGHT * float(np.hypot(mx - ex, my - ey))
+    cx, cy = ex + _CENTRE * (mx - ex), ey + _CENTRE * (my - ey)  # along the face's own axis, so tilts move it
+    return (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+

@@ -47,8 +47,8 @@ class DataParams:
 
 @dataclass(frozen=True)
 class CropParams:
-    mode: Literal["mtcnn", "center", "none"] = "mtcnn"  # mtcnn: around the detected face; center: central square; none: whole image
-    margin: float = 0.15  # mtcnn: share of the face box side added on each side of the square crop
+    mode: Literal["mtcnn", "landmarks", "center", "none"] = "mtcnn"  # mtcnn: around the detected face; landmarks: around the face placed from CelebA's five landmarks (no detector); center: central square; none: whole image
+    margin: float = 0.15  # mtcnn, landmarks: share of the face box side added on each side of the square crop
     min_prob: float = 0.9  # mtcnn: faces MTCNN is less sure of than this are listed as "no face"
     batch_size: int = 16  # images per MTCNN call (equal-size images are batched on one pyramid; 8-16 run fastest on CPU)
     center_fraction: float = 1.0  # center: side of the square as a share of the image's shorter side
@@ -115,6 +115,7 @@ class TrainParams:
     seed: int = 0  # seeds weights, data order and the fixed latent grid
     sample_every: int = 250  # steps between sample grids of the fixed latent vectors
     checkpoint_every: int = 500  # steps between resumable checkpoints
+    keep_snapshots: int = 0  # most snapshots a run keeps (evenly thinned, always the last; ganlab.retention); 0: all
     log_every: int = 10  # steps between loss records (CSV, MLflow)
     grid_size: int = 8  # the sample grid is grid_size x grid_size images
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: cuda, then mps, then cpu
@@ -126,6 +127,8 @@ class TrainParams:
             _positive(f"train.{name}", getattr(self, name))
         if not 0 <= self.ema < 1:
             raise ParamsError(f"train.ema must be in [0, 1), got {self.ema}")
+        if self.keep_snapshots < 0:
+            raise ParamsError(f"train.keep_snapshots must be >= 0 (0: keep all), got {self.keep_snapshots}")
 
 
 @dataclass(frozen=True)

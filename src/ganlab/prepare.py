@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from ganlab.data.decode import workers
 from ganlab.data.select import evaluate
+from ganlab.dataset import DatasetWriter
 from ganlab.errors import GanlabError
-from ganlab.io import save_npz
 from ganlab.params import PrepareParams
 
 PARTITIONS = {"train": 0, "valid": 1, "test": 2}  # CelebA's list_eval_partition codes
@@ -88,7 +88,7 @@ def select(ids: list[str], names: list[str], attrs: dict[str, list[int]], partit
 
 
 def prepare(crops_dir: str | Path, raw_dir: str | Path, out_path: str | Path, p: PrepareParams, progress: bool = True) -> dict:
-    """Write out_path (npz): images uint8 (N, H, W, 3), attributes int8 (N, A), attribute_names,
+    """Write out_path (an uncompressed npz, see ganlab.dataset): images uint8 (N, H, W, 3), attributes int8 (N, A), attribute_names,
     image_ids; labels int64 (N,) and category_names with categories; partition int8 (N,) where known."""
     crops_dir, raw_dir = Path(crops_dir), Path(raw_dir)
     with open(crops_dir / "boxes.csv", newline="") as f:
@@ -103,23 +103,23 @@ def prepare(crops_dir: str | Path, raw_dir: str | Path, out_path: str | Path, p:
         raise GanlabError(f"no images left after the selection in params.yaml's prepare section ({len(ids)} crops before it)")
     ids = [ids[k] for k in index]
     size = output_size(p)
-    images = np.empty((len(ids), size[1], size[0], 3), dtype=np.uint8)  # (N, H, W, 3)
-    jobs = [(str(crops_dir / "images" / f"{Path(i).stem}.png"), size) for i in ids]
-    with multiprocessing.get_context("spawn").Pool(workers(p.workers)) as pool:
-        for k, im in enumerate(tqdm(pool.imap(_load_job, jobs, chunksize=16), total=len(ids), desc="prepare", unit="img", disable=not progress)):
-            images[k] = im
-    out = {
-        "images": images,
+    arrays = {
         "attributes": np.array([attrs.get(i, [0] * len(names)) for i in ids], dtype=np.int8).reshape(len(ids), len(names)),
         "attribute_names": np.array(names, dtype=str),
         "image_ids": np.array(ids, dtype=str),
     }
     if labels is not None:
-        out["labels"] = labels
-        out["category_names"] = np.array([c.name for c in p.categories], dtype=str)
+        arrays["labels"] = labels
+        arrays["category_names"] = np.array([c.name for c in p.categories], dtype=str)
     if partition:
-        out["partition"] = np.array([partition.get(i, -1) for i in ids], dtype=np.int8)
-    save_npz(out_path, **out)
+        arrays["partition"] = np.array([partition.get(i, -1) for i in ids], dtype=np.int8)
+    jobs = [(str(crops_dir / "images" / f"{Path(i).stem}.png"), size) for i in ids]
+    # Rows go to disk in order as the workers decode them: memory stays a few chunks of rows,
+    # whatever the number of images (CelebA at 256 px is a 40 GB array).
+    with DatasetWriter(out_path, (len(ids), size[1], size[0], 3), **arrays) as out:  # (N, H, W, 3)
+        with multiprocessing.get_context("spawn").Pool(workers(p.workers)) as pool:
+            for im in tqdm(pool.imap(_load_job, jobs, chunksize=16), total=len(ids), desc="prepare", unit="img", disable=not progress):
+                out.write(im)
     summary = {"images": len(ids), "size": f"{size[1]}x{size[0]}"}
     if labels is not None:
         summary["categories"] = {c.name: int((labels == k).sum()) for k, c in enumerate(p.categories)}

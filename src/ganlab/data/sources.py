@@ -17,6 +17,7 @@ from tqdm import tqdm
 from ganlab.data.archive import FolderTree, Tree, ZipTree, find, is_ignored, open_tree
 from ganlab.data.decode import IMAGE_SUFFIXES
 from ganlab.errors import GanlabError
+from ganlab.faces import LANDMARKS
 from ganlab.params import DataParams
 
 PARTITIONS = {"0": 0, "1": 1, "2": 2}  # CelebA: 0 train, 1 valid, 2 test
@@ -54,6 +55,7 @@ def write_celeba(p: DataParams, out: Path, progress: bool = True) -> None:
         else:
             raise GanlabError(f"{tree.label}: neither list_attr_celeba.csv (Kaggle's layout) nor list_attr_celeba.txt (torchvision's) found")
 
+        landmarks = _landmarks(tree)
         images = [n for n in tree.names if PurePosixPath(n).parent.name == "img_align_celeba" and is_image(n) and not is_ignored(n)]
         source = tree
         if not images and (zipped := find(tree.names, "img_align_celeba.zip")):
@@ -77,11 +79,33 @@ def write_celeba(p: DataParams, out: Path, progress: bool = True) -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["image_id", *names])
         w.writerows([i, *attrs[i]] for i in ids if i in attrs)
+    if landmarks:  # for crop.mode landmarks, in Kaggle's CSV layout whichever layout they came in
+        with open(out / "landmarks.csv", "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(["image_id", *LANDMARKS])
+            w.writerows([i, *landmarks[i]] for i in ids if i in landmarks)
     if partition:
         with open(out / "partition.csv", "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["image_id", "partition"])
             w.writerows([i, partition[i]] for i in ids if i in partition)
+
+
+def _landmarks(tree: Tree) -> dict[str, list[int]]:
+    """list_landmarks_align_celeba, Kaggle's CSV (header image_id,lefteye_x,...) or torchvision's
+    TXT (a count line, a line of the ten names, then space-separated rows); {} when absent."""
+    if name := find(tree.names, "list_landmarks_align_celeba.csv"):
+        rows = list(csv.reader(tree.read_text(name).splitlines()))[1:]
+    elif name := find(tree.names, "list_landmarks_align_celeba.txt"):
+        rows = [line.split() for line in tree.read_text(name).splitlines()[2:]]
+    else:
+        return {}
+    out = {}
+    for k, row in enumerate(r for r in rows if r):
+        if len(row) != 1 + len(LANDMARKS):
+            raise GanlabError(f"{tree.label}:{name}: row {k + 1} has {len(row)} fields, expected image_id and {len(LANDMARKS)} coordinates")
+        out[row[0]] = [int(v) for v in row[1:]]
+    return out
 
 
 def _attrs_csv(tree: Tree, name: str) -> tuple[list[str], dict[str, list[int]]]:

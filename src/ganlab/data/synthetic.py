@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ganlab.faces import LANDMARKS
+
 # CelebA attribute names (CelebA spelling and CelebA column order) that the drawings express.
 ATTRIBUTES: tuple[str, ...] = (
     "Attractive",
@@ -328,6 +330,35 @@ def _draw_glasses(d: ImageDraw.ImageDraw, g: _Layout, rng) -> None:
     d.line(g.pts((cx - eye_dx + gx, ey - 0.2 * gy), (cx + eye_dx - gx, ey - 0.2 * gy)), fill=frame, width=width)
 
 
+def _geometry(rng: np.random.Generator, on: dict[str, bool]) -> tuple[_Layout, float]:
+    """The face's layout and tilt (degrees), drawn right after the attributes."""
+    W, _ = IMAGE_SIZE
+    # Roughly centred with eyes near y=110, as in CelebA's aligned crops, plus jitter.
+    cx = W / 2 + rng.uniform(-4, 4)
+    ey = 110 + rng.uniform(-4, 4)
+    fw = rng.uniform(82, 100) * (1.04 if on["Male"] else 1.0)
+    g = _Layout(cx=cx, ey=ey, fw=fw, fh=fw * rng.uniform(1.25, 1.35))
+    return g, rng.uniform(-6, 6)
+
+
+def face_landmarks(seed: int, index: int) -> tuple[int, ...]:
+    """CelebA's five landmarks of face `index` (lefteye, righteye, nose, leftmouth, rightmouth,
+    x then y, rounded to pixels as CelebA's list_landmarks_align_celeba): where render_face
+    drew the eye centres, the nose tip and the mouth corners, turned with the head's tilt."""
+    rng = np.random.default_rng([seed, index])  # the same draws as render_face, up to the tilt
+    on = {name: value == 1 for name, value in _sample_attributes(rng).items()}
+    g, angle = _geometry(rng, on)
+    mw = (0.2 if on["Smiling"] else 0.15) * g.fw  # _draw_mouth's half width
+    my = g.ey + 0.33 * g.fh
+    points = [(g.cx - 0.21 * g.fw, g.ey), (g.cx + 0.21 * g.fw, g.ey), (g.cx, g.ey + 0.2 * g.fh), (g.cx - mw, my), (g.cx + mw, my)]
+    t = math.radians(angle)  # PIL's rotate about the eye centre, as render_face's box
+    out = []
+    for x, y in points:
+        dx, dy = x - g.cx, y - g.ey
+        out += [round(g.cx + dx * math.cos(t) + dy * math.sin(t)), round(g.ey - dx * math.sin(t) + dy * math.cos(t))]
+    return tuple(out)
+
+
 def render_face(seed: int, index: int) -> tuple[Image.Image, dict[str, int], tuple[int, int, int, int]]:
     """Draw face number ``index`` of the set with ``seed``.
 
@@ -342,12 +373,8 @@ def render_face(seed: int, index: int) -> tuple[Image.Image, dict[str, int], tup
     hair_name = next(name for name in HAIR_ATTRIBUTES if on[name])
     W, H = IMAGE_SIZE
 
-    # Roughly centred with eyes near y=110, as in CelebA's aligned crops, plus jitter.
-    cx = W / 2 + rng.uniform(-4, 4)
-    ey = 110 + rng.uniform(-4, 4)
-    fw = rng.uniform(82, 100) * (1.04 if on["Male"] else 1.0)
-    g = _Layout(cx=cx, ey=ey, fw=fw, fh=fw * rng.uniform(1.25, 1.35))
-    angle = rng.uniform(-6, 6)
+    g, angle = _geometry(rng, on)
+    cx, ey, fw = g.cx, g.ey, g.fw
 
     bg = tuple(int(v) for v in rng.integers(20, 236, 3))
     skin = _PALE_RGB if on["Pale_Skin"] else _SKIN_RGB[rng.integers(len(_SKIN_RGB))]
@@ -396,8 +423,8 @@ def write_synthetic(out_dir: Path, count: int, seed: int, progress: bool = True)
     """Write ``count`` synthetic faces in CelebA's layout under ``out_dir``.
 
     Creates out_dir/images/000001.jpg ... (JPEG quality 95), out_dir/attributes.csv in
-    CelebA's format (``image_id,<attr>,...`` with values -1/1) and out_dir/true_boxes.csv
-    (``image_id,x1,y1,x2,y2``). The same seed and count give byte-identical files.
+    CelebA's format (``image_id,<attr>,...`` with values -1/1), out_dir/true_boxes.csv
+    (``image_id,x1,y1,x2,y2``) and out_dir/landmarks.csv (Kaggle's list_landmarks_align_celeba.csv). The same seed and count give byte-identical files.
     Shows a tqdm progress bar over the images when ``progress`` is True.
     """
     from tqdm import tqdm
@@ -407,11 +434,14 @@ def write_synthetic(out_dir: Path, count: int, seed: int, progress: bool = True)
     images.mkdir(parents=True, exist_ok=True)
     attr_rows = ["image_id," + ",".join(ATTRIBUTES)]
     box_rows = ["image_id,x1,y1,x2,y2"]
+    landmark_rows = ["image_id," + ",".join(LANDMARKS)]
     for i in tqdm(range(count), desc="synthetic faces", unit="img", disable=not progress):
         img, attrs, (x1, y1, x2, y2) = render_face(seed, i)
         name = f"{i + 1:06d}.jpg"
         img.save(images / name, format="JPEG", quality=_JPEG_QUALITY)
         attr_rows.append(name + "," + ",".join(str(attrs[n]) for n in ATTRIBUTES))
         box_rows.append(f"{name},{x1},{y1},{x2},{y2}")
+        landmark_rows.append(name + "," + ",".join(map(str, face_landmarks(seed, i))))
     (out_dir / "attributes.csv").write_text("\n".join(attr_rows) + "\n", encoding="utf-8")
     (out_dir / "true_boxes.csv").write_text("\n".join(box_rows) + "\n", encoding="utf-8")
+    (out_dir / "landmarks.csv").write_text("\n".join(landmark_rows) + "\n", encoding="utf-8")
