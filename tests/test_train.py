@@ -127,21 +127,27 @@ def test_two_processes_end_with_identical_weights(setup, model, port):
 def test_ema_warms_up_each_parameter_from_its_own_first_update():
     """A layer that starts training late (a progressive block fading in) is averaged from then
     on, not from the run's start: until it trains the average equals it, and its first update
-    moves the average 9/11 of the way, as a fresh run's first update would."""
+    moves the average 9/11 of the way, as a fresh run's first update would. A training step
+    here is what an optimiser step leaves: a gradient and a changed weight."""
     torch.manual_seed(0)
     G = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
     ema = GeneratorEMA(G, 0.999)
     start = G[0].weight.clone()
-    for _ in range(100):
+
+    def trains(p, by):
         with torch.no_grad():
-            G[0].weight.add_(1.0)  # the first layer trains, one unit per step
+            p.add_(by)
+        p.grad = torch.full_like(p, -by)
+
+    for _ in range(100):
+        trains(G[0].weight, 1.0)  # the first layer trains, one unit per step
         ema.update(G)
     assert torch.equal(ema.module[1].weight, G[1].weight)  # the idle layer: untouched, equal
     lag = G[0].weight - ema.module[0].weight  # after 100 warm-up updates the decay is ~0.92: a lag of ~11 steps
     assert 5 < lag.min() and lag.max() < 15 and (ema.module[0].weight - start).min() > 80
     before = ema.module[1].weight.clone()
-    with torch.no_grad():
-        G[1].weight.add_(11.0)  # the second layer starts training at step 101
+    G[1].bias.grad = torch.zeros_like(G[1].bias)  # a gradient of zero (alpha 0 at a fade-in's start): unchanged, not started
+    trains(G[1].weight, 11.0)  # the second layer starts training at step 101
     ema.update(G)
     assert torch.allclose(ema.module[1].weight, before + 9.0)
     resumed = GeneratorEMA(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)), 0.999)

@@ -111,6 +111,12 @@ class ModelFolder:
         index = self._snapshot_index()
         return [Snapshot(step, path, index.get(str(step), {}).get("complete", True)) for step, path in _steps(self.path / SNAPSHOTS, "pt")]
 
+    def remove_snapshot(self, step: int) -> None:
+        (self.path / SNAPSHOTS / step_file(step, "pt")).unlink(missing_ok=True)
+        index = self._snapshot_index()
+        if index.pop(str(step), None) is not None:
+            write_json(self.path / SNAPSHOTS / "index.json", index)
+
     def _snapshot_index(self) -> dict:
         path = self.path / SNAPSHOTS / "index.json"
         return json.loads(path.read_text()) if path.exists() else {}

@@ -120,13 +120,25 @@ class TrainParams:
     grid_size: int = 8  # the sample grid is grid_size x grid_size images
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"  # auto: cuda, then mps, then cpu
     ema: float = 0.999  # decay of the moving average of G's weights used for every output; 0: off
-    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 autocast on GPUs that support it, else fp32
+    # auto: bf16 autocast on GPUs that support it and on CPUs with native bf16 arithmetic (AVX-512
+    # BF16 or AMX), else fp32. What auto picked is written to train_info.json.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # auto: channels_last, the layout oneDNN's CPU convolutions and cuDNN's bf16 ones run fastest in
+    memory_format: Literal["auto", "contiguous", "channels_last"] = "auto"
+    # where the uint8 images live during training: auto puts them on a GPU when they take under
+    # data_share of its free memory (no copy per step), else they are read from the file per
+    # batch; either way a batch crosses as uint8 and is converted on the training device
+    data_device: Literal["auto", "host", "device"] = "auto"
+    data_share: float = 0.25  # auto: the share of a GPU's free memory the uint8 set may take
+    compile: bool = False  # torch.compile G and D (G only for variants with a gradient penalty: no double backward through compiled graphs)
 
     def __post_init__(self) -> None:
         for name in ("sample_every", "checkpoint_every", "log_every", "grid_size"):
             _positive(f"train.{name}", getattr(self, name))
         if not 0 <= self.ema < 1:
             raise ParamsError(f"train.ema must be in [0, 1), got {self.ema}")
+        if not 0 < self.data_share <= 1:
+            raise ParamsError(f"train.data_share must be in (0, 1], got {self.data_share}")
         if self.keep_snapshots < 0:
             raise ParamsError(f"train.keep_snapshots must be >= 0 (0: keep all), got {self.keep_snapshots}")
 

@@ -22,12 +22,15 @@ from PIL import Image
 from torchvision.utils import make_grid
 from tqdm import tqdm
 
-from ganlab import distributed, tracking
+from ganlab import distributed
+from ganlab import tracking as _tracking
+from ganlab.dataset import open_dataset
 from ganlab.errors import GanlabError
 from ganlab.folder import ModelFolder
 from ganlab.generator import latents, pick_device, to_uint8
 from ganlab.guard import LossGuard
-from ganlab.io import atomic_path, load_dataset, write_csv, write_split
+from ganlab.io import atomic_path, write_csv, write_split
+from ganlab.retention import snapshots_to_delete
 from ganlab.models import REGISTRY, ModelParams, Variant
 from ganlab.models.base import optimize
 from ganlab.params import TrainParams, to_dict
@@ -69,8 +72,10 @@ class GeneratorEMA:
     @torch.no_grad()
     def update(self, G: torch.nn.Module) -> None:
         for i, (avg, p) in enumerate(zip(self.module.parameters(), G.parameters())):
-            if self.ages[i] == 0 and torch.equal(avg, p):
-                continue  # not trained yet (a layer that has not faded in): nothing to average
+            # not trained yet (a layer that has not faded in): nothing to average. A parameter
+            # the optimiser skipped has no gradient; checking that first spares a device sync
+            if self.ages[i] == 0 and (p.grad is None or torch.equal(avg, p)):
+                continue
             self.ages[i] += 1
             n = self.ages[i]
             avg.lerp_(p, 1 - min(self.decay, (1 + n) / (10 + n)))
@@ -94,12 +99,19 @@ class DataOrder:
         self.gen = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(n, generator=self.gen)
         self.cursor = 0
+        self.device: torch.device | None = None  # where next() returns indices (None: the CPU)
+        self._placed: torch.Tensor | None = None  # the order on that device, copied once per epoch
 
     def next(self, size: int) -> torch.Tensor:
         """Indices of this process's `size` images of the next batch."""
         if self.cursor + size * self.world > self.n:  # a new epoch: reshuffle, drop the ragged tail
-            self.order, self.cursor = torch.randperm(self.n, generator=self.gen), 0
-        index = self.order[self.cursor + self.rank * size : self.cursor + (self.rank + 1) * size]
+            self.order, self.cursor, self._placed = torch.randperm(self.n, generator=self.gen), 0, None
+        order = self.order
+        if self.device is not None:  # one copy per epoch, not a blocking copy per step
+            if self._placed is None:
+                self._placed = self.order.to(self.device)
+            order = self._placed
+        index = order[self.cursor + self.rank * size : self.cursor + (self.rank + 1) * size]
         self.cursor += size * self.world
         return index
 
@@ -108,17 +120,18 @@ class DataOrder:
 
     def load_state_dict(self, state: dict) -> None:
         self.gen.set_state(state["gen"])
-        self.order, self.cursor = state["order"], state["cursor"]
+        self.order, self.cursor, self._placed = state["order"], state["cursor"], None
 
 
 class RandomStreams:
     """Every random number generator a step draws from: latent vectors (each process its own
-    stream), torch's global CPU generator (dropout, the gradient penalty's mixing weights,
-    instance noise on the CPU) and the device's (the same on a GPU)."""
+    stream, on the training device so that no vector crosses the bus), torch's global CPU
+    generator (dropout, the gradient penalty's mixing weights, instance noise on the CPU) and
+    the device's (the same on a GPU)."""
 
     def __init__(self, seed: int, rank: int, device: torch.device):
         self.seed, self.rank, self.device = seed, rank, device
-        self.noise = torch.Generator().manual_seed(seed + 1000 * rank)
+        self.noise = torch.Generator(device=device).manual_seed(seed + 1000 * rank)
 
     def state_dict(self) -> dict:
         state = {"noise": self.noise.get_state(), "cpu": torch.get_rng_state()}
@@ -180,6 +193,15 @@ class TrainerState:
             setattr(self, name, state[name])
 
 
+class _Untracked:
+    """Stands in for MLflow and its run when tracking is off: every call does nothing."""
+
+    info = type("info", (), {"run_id": None})
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
 def gan_step(variant: Variant, G, D, opt_g, opt_d, real: torch.Tensor, noise, labels: torch.Tensor | None = None) -> dict[str, Any]:
     """One generator step and its critic steps; returns the losses as unsynchronised tensors.
 
@@ -202,8 +224,12 @@ def gan_step(variant: Variant, G, D, opt_g, opt_d, real: torch.Tensor, noise, la
         variant.after_critic_step(bare_d)
     if not variant.reuse_fake:
         fake = G(noise(chunk.shape[0]), y)
+    # D's weights are constants in G's step: their gradients would be computed, then zeroed
+    # unread before D's next update (StyleGAN2 freezes them the same way)
+    bare_d.requires_grad_(False)
     loss_g, g_stats = variant.generator_loss(D, fake, y)
     optimize(opt_g, loss_g)
+    bare_d.requires_grad_(True)
     return {"loss_d": d_stats.pop("loss_d"), "loss_g": g_stats.pop("loss_g"), **d_stats, **g_stats}
 
 
@@ -220,10 +246,12 @@ def file_md5(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _fingerprint(model: str, mp: ModelParams, tp: TrainParams, data_path: Path) -> dict:
-    """What a checkpoint must match to be resumed: the layout, the model's params, the trainer's, the data."""
+def _fingerprint(model: str, mp: ModelParams, tp: TrainParams, data_path: Path, choices: dict) -> dict:
+    """What a checkpoint must match to be resumed: the layout, the model's params, the trainer's
+    (with what `auto` resolved to here: precision and layout change the arithmetic), the data."""
     train = {k: v for k, v in to_dict(tp).items() if k != "models"}  # listing another model changes nothing here
-    return {"format": CHECKPOINT_FORMAT, "model": model, "params": to_dict(mp), "train": train, "data_md5": file_md5(data_path)}
+    resolved = {k: choices[k] for k in ("precision", "memory_format", "compile")}
+    return {"format": CHECKPOINT_FORMAT, "model": model, "params": to_dict(mp), "train": train, "resolved": resolved, "data_md5": file_md5(data_path)}
 
 
 def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -238,11 +266,50 @@ def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def _precision(choice: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype: bf16 where the GPU supports it (no loss scaling needed), else none."""
-    if choice == "bf16" or (choice == "auto" and device.type == "cuda" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16
-    return None
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes in bf16 natively: a GPU that supports it, or a CPU with AVX-512
+    BF16 or AMX (elsewhere bf16 is emulated and slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return False
+
+
+def resolve(tp: TrainParams, device: torch.device, data_bytes: int) -> dict[str, Any]:
+    """What the `auto` settings of train.* mean on this device (written to train_info.json)."""
+    precision = tp.precision if tp.precision != "auto" else ("bf16" if native_bf16(device) else "fp32")
+    memory_format = tp.memory_format if tp.memory_format != "auto" else "channels_last"
+    data_on = tp.data_device
+    if data_on == "auto":
+        data_on = "device" if device.type == "cuda" and data_bytes < tp.data_share * torch.cuda.mem_get_info(device)[0] else "host"
+    return {"precision": precision, "memory_format": memory_format, "data_on": data_on, "compile": tp.compile}
+
+
+class Images:
+    """The uint8 NHWC images, read from the dataset file per batch or kept on the training
+    device, handed out as float NCHW in [-1, 1] on the training device: only uint8 crosses the
+    bus, the conversion runs where the training does, and host memory never holds the set."""
+
+    CHUNK = 4096  # images copied to the device at a time
+
+    def __init__(self, rows, device: torch.device, on_device: bool, channels_last: bool):
+        self.rows, self.device, self.channels_last = rows, device, channels_last  # rows: (N, R, R, C) uint8, indexable
+        self.on_device = None
+        if on_device:
+            self.on_device = torch.empty(tuple(rows.shape), dtype=torch.uint8, device=device)
+            for a in range(0, len(rows), self.CHUNK):
+                self.on_device[a : a + self.CHUNK] = torch.from_numpy(np.asarray(rows[a : a + self.CHUNK])).to(device)
+
+    def batch(self, index: torch.Tensor) -> torch.Tensor:
+        if self.on_device is not None:
+            raw = self.on_device[index.to(self.device)]  # indices already there: no copy
+        else:
+            raw = torch.from_numpy(np.asarray(self.rows[index.cpu().numpy()]))
+            if self.device.type == "cuda":
+                raw = raw.pin_memory().to(self.device, non_blocking=True)
+        x = raw.permute(0, 3, 1, 2).float().div(127.5).sub(1)  # (B, C, R, R): channels_last strides, from NHWC
+        return x if self.channels_last else x.contiguous()
 
 
 def train(
@@ -255,6 +322,7 @@ def train(
     history_path: str | Path,
     progress: bool = True,
     on_step=None,
+    tracking: bool = True,
     info_path: str | Path | None = None,
 ) -> dict:
     """Train `model` on a prepared npz and write the model folder, metrics and loss history.
@@ -265,7 +333,7 @@ def train(
     it (the folder is a persistent DVC output); one made with other params is not resumed.
     `on_step(step)` is called after every step (tests use it to interrupt a run). Under
     torchrun, G and D are wrapped in DistributedDataParallel and each process trains on its
-    own share of every batch.
+    own share of every batch. `tracking=False` leaves MLflow out (it need not be installed).
 
     metrics_path gets what experiments are compared by (COMPARED); info_path the diagnostics
     (weights digest, device, guard restores, final losses). The returned dict holds both.
@@ -277,12 +345,9 @@ def train(
     torch.manual_seed(tp.seed)
 
     # --- setup: data, networks, the state of step 0 ---
-    try:
-        data = load_dataset(data_path)
-    except FileNotFoundError:
-        raise GanlabError(f"prepared dataset not found: {data_path}") from None
-    images = torch.from_numpy(data["images"]).permute(0, 3, 1, 2).float().div(127.5).sub(1)  # (N, 3, R, R) in [-1, 1]
-    n, channels, resolution = images.shape[0], images.shape[1], images.shape[2]
+    data = open_dataset(data_path)  # the images stay in the file; batches are read from it
+    n, resolution, channels = data.rows.shape[0], data.rows.shape[1], data.rows.shape[3]
+    choices = resolve(tp, device, int(np.prod(data.rows.shape)))
     labels = torch.from_numpy(data["labels"]).long() if variant.conditional and "labels" in data else None
     if variant.conditional and labels is None:
         raise GanlabError(f"{model} is conditional but {data_path} holds no category labels")
@@ -292,14 +357,24 @@ def train(
     if resolution not in variant.resolutions:
         raise GanlabError(f"{model} supports resolutions {variant.resolutions}, the data is {resolution} px")
     state = TrainerState(variant, tp, n, resolution, channels, num_classes, device, rank, world)
-    noise = lambda k: torch.randn(k, mp.nz, generator=state.rng.noise).to(device)  # noqa: E731
+    channels_last = choices["memory_format"] == "channels_last"
+    if channels_last:
+        state.G.to(memory_format=torch.channels_last)
+        state.D.to(memory_format=torch.channels_last)
+        if state.ema:
+            state.ema.module.to(memory_format=torch.channels_last)
+    images = Images(data.rows, device, choices["data_on"] == "device", channels_last)
+    if choices["data_on"] == "device":
+        state.data.device = device
+        labels = labels.to(device) if labels is not None else None
+    noise = lambda k: torch.randn(k, mp.nz, generator=state.rng.noise, device=device)  # noqa: E731
     fixed_z = latents(tp.grid_size**2, mp.nz, tp.seed + 1).to(device)
     # conditional grids: one row per class, cycling when there are more rows than classes
     fixed_labels = (torch.arange(tp.grid_size**2) // tp.grid_size % num_classes).to(device) if num_classes else None
-    amp = _precision(tp.precision, device)
+    amp = torch.bfloat16 if choices["precision"] == "bf16" else None
 
     # --- resume, or start afresh ---
-    fingerprint = _fingerprint(model, mp, tp, data_path)
+    fingerprint = _fingerprint(model, mp, tp, data_path, choices)
     checkpoint = _resumable(folder, fingerprint, warn=lead)
     distributed.barrier(world)  # every process has read the checkpoint before it may go
     if checkpoint is None and lead:
@@ -311,6 +386,9 @@ def train(
         if lead:
             print(f"train {model}: resuming from step {state.step} of {mp.steps}", file=sys.stderr)
     G, D = distributed.wrap(state.G, device, world), distributed.wrap(state.D, device, world)
+    if tp.compile:  # the state keeps the bare networks: state dicts without compile's prefixes
+        G = torch.compile(G)
+        D = D if variant.double_backward else torch.compile(D)  # compiled graphs have no double backward
 
     meta = {
         "model": model,
@@ -323,14 +401,15 @@ def train(
         "train": to_dict(tp),
         "data": str(data_path),
     }
-    mlflow = tracking.setup() if lead else None
-    run_ctx = tracking.open_run(state.mlflow_run_id, model) if lead else contextlib.nullcontext()
+    track = lead and tracking
+    mlflow = _tracking.setup() if track else _Untracked()
+    run_ctx = _tracking.open_run(state.mlflow_run_id, model) if track else contextlib.nullcontext(_Untracked())
     with run_ctx as run:
-        if lead:
+        if track:
             meta["mlflow_run_id"] = state.mlflow_run_id = run.info.run_id
             if checkpoint is None:
                 mlflow.set_tag("model", model)
-                mlflow.log_params({**tracking.flatten(model, to_dict(mp)), **tracking.flatten("train", to_dict(tp)), "resolution": resolution, "n_images": n, "processes": world})
+                mlflow.log_params({**_tracking.flatten(model, to_dict(mp)), **_tracking.flatten("train", to_dict(tp)), "resolution": resolution, "n_images": n, "processes": world})
 
         # --- the loop ---
         start, images_seen = time.time(), 0
@@ -340,10 +419,10 @@ def train(
             bs = variant.batch_size(step, resolution) * variant.n_critic  # one fresh real batch per critic step
             index = state.data.next(bs)
             images_seen += bs * world
-            batch_labels = labels[index].to(device) if labels is not None else None
+            batch_labels = labels[index.to(labels.device)].to(device) if labels is not None else None
             variant.set_step(state.G, state.D, step, resolution)
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                losses = gan_step(variant, G, D, state.opt_g, state.opt_d, images[index].to(device), noise, batch_labels)
+                losses = gan_step(variant, G, D, state.opt_g, state.opt_d, images.batch(index), noise, batch_labels)
             if variant.p.guard.enabled:  # the guard reads the losses every step
                 state.guard.after_step(as_floats(losses))
             if state.ema:
@@ -361,6 +440,9 @@ def train(
                 mlflow.log_artifact(str(folder.sample_path(step)), "samples")
             if lead and (step % tp.checkpoint_every == 0 or last):
                 folder.write_snapshot(step, state.G_out.state_dict(), variant.complete(state.G_out))
+                if tp.keep_snapshots:  # bounded disk on long runs: thin evenly, keep the last
+                    for old in snapshots_to_delete([snap.step for snap in folder.snapshots()], tp.keep_snapshots, tp.checkpoint_every):
+                        folder.remove_snapshot(old)
             if lead and step % tp.checkpoint_every == 0 and not last:
                 folder.write_checkpoint({"fingerprint": fingerprint, **state.state_dict()})
                 write_csv(history_path, state.history)
@@ -381,12 +463,14 @@ def train(
                 "train_seconds": round(seconds, 1),
                 "images_per_second": round(images_seen / max(seconds, 1e-9), 1),
                 "device": describe(device, world),
+                **choices,
                 "guard_restores_g": state.guard.restores["G"],
                 "guard_restores_d": state.guard.restores["D"],
                 **{f"final_{k}": round(float(np.mean([h[k] for h in state.history[-10:]])), 4) for k in losses},
             }
             mlflow.log_metrics({"train_seconds": seconds, "images_per_second": metrics["images_per_second"]})
             write_split(metrics, COMPARED, metrics_path, info_path)
+    data.close()
     distributed.leave(world)
     return metrics
 

@@ -34,6 +34,7 @@ class Variant:
     # True: G's step scores the fakes of the D step (DCGAN, pytorch/examples); False: fresh ones
     # (WGAN: the critic steps' fakes are drawn without gradient)
     reuse_fake: bool = False
+    double_backward: bool = False  # True: the critic loss differentiates through D twice (a gradient penalty)
 
     def __init__(self, p: ModelParams):
         self.p = p

@@ -208,6 +208,7 @@ class Progressive(Variant):
     """Progressive growing with the paper's loss: WGAN-GP plus the drift term, one critic step."""
 
     Params = ProgressiveParams
+    double_backward = True  # the gradient penalty
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         p = self.p

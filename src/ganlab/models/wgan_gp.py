@@ -28,6 +28,7 @@ class WGANGP(Variant):
     """WGAN with a gradient penalty instead of clipping: n_critic critic steps, then one G step."""
 
     Params = WGANGPParams
+    double_backward = True  # the gradient penalty
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         p, n = self.p, layers(resolution)
