@@ -71,6 +71,7 @@ class GeneratorEMA:
 
     @torch.no_grad()
     def update(self, G: torch.nn.Module) -> None:
+        groups: dict[float, tuple[list, list]] = {}  # weight -> (averages, parameters): one foreach call each
         for i, (avg, p) in enumerate(zip(self.module.parameters(), G.parameters())):
             # not trained yet (a layer that has not faded in): nothing to average. A parameter
             # the optimiser skipped has no gradient; checking that first spares a device sync
@@ -78,9 +79,14 @@ class GeneratorEMA:
                 continue
             self.ages[i] += 1
             n = self.ages[i]
-            avg.lerp_(p, 1 - min(self.decay, (1 + n) / (10 + n)))
-        for b_avg, b in zip(self.module.buffers(), G.buffers()):
-            b_avg.copy_(b)
+            group = groups.setdefault(1 - min(self.decay, (1 + n) / (10 + n)), ([], []))
+            group[0].append(avg)
+            group[1].append(p)
+        for weight, (avgs, params) in groups.items():
+            torch._foreach_lerp_(avgs, params, weight)
+        buffers = list(zip(self.module.buffers(), G.buffers()))
+        if buffers:
+            torch._foreach_copy_([b for b, _ in buffers], [b for _, b in buffers])
 
     def state_dict(self) -> dict:
         return {"module": self.module.state_dict(), "ages": list(self.ages)}
@@ -160,7 +166,8 @@ class TrainerState:
     def __init__(self, variant: Variant, tp: TrainParams, n: int, resolution: int, channels: int, num_classes: int, device: torch.device, rank: int, world: int):
         G, D = variant.build(resolution, channels, num_classes)
         self.G, self.D = G.to(device), D.to(device)
-        self.opt_g, self.opt_d = variant.optimizers(self.G, self.D)
+        # fused Adam on a GPU: one kernel per step instead of several per parameter
+        self.opt_g, self.opt_d = variant.optimizers(self.G, self.D, fused=device.type == "cuda")
         # The averaged generator gives smoother samples than the raw one at any step (Karras et
         # al. 2018; Yazici et al. 2019).
         self.ema = GeneratorEMA(self.G, tp.ema) if tp.ema else None
@@ -250,7 +257,7 @@ def _fingerprint(model: str, mp: ModelParams, tp: TrainParams, data_path: Path, 
     """What a checkpoint must match to be resumed: the layout, the model's params, the trainer's
     (with what `auto` resolved to here: precision and layout change the arithmetic), the data."""
     train = {k: v for k, v in to_dict(tp).items() if k != "models"}  # listing another model changes nothing here
-    resolved = {k: choices[k] for k in ("precision", "memory_format", "compile")}
+    resolved = {k: choices[k] for k in ("device", "precision", "memory_format", "compile")}
     return {"format": CHECKPOINT_FORMAT, "model": model, "params": to_dict(mp), "train": train, "resolved": resolved, "data_md5": file_md5(data_path)}
 
 
@@ -283,7 +290,7 @@ def resolve(tp: TrainParams, device: torch.device, data_bytes: int) -> dict[str,
     data_on = tp.data_device
     if data_on == "auto":
         data_on = "device" if device.type == "cuda" and data_bytes < tp.data_share * torch.cuda.mem_get_info(device)[0] else "host"
-    return {"precision": precision, "memory_format": memory_format, "data_on": data_on, "compile": tp.compile}
+    return {"device": device.type, "precision": precision, "memory_format": memory_format, "data_on": data_on, "compile": tp.compile}
 
 
 class Images:
@@ -462,8 +469,8 @@ def train(
                 "steps": mp.steps,
                 "train_seconds": round(seconds, 1),
                 "images_per_second": round(images_seen / max(seconds, 1e-9), 1),
-                "device": describe(device, world),
                 **choices,
+                "device": describe(device, world),
                 "guard_restores_g": state.guard.restores["G"],
                 "guard_restores_d": state.guard.restores["D"],
                 **{f"final_{k}": round(float(np.mean([h[k] for h in state.history[-10:]])), 4) for k in losses},

@@ -63,7 +63,7 @@ def reference(name: str, mp, png_root: Path, resolution: int, device: torch.devi
     G, D = variant.build(resolution, 3, 0)
     G, D = G.to(device), D.to(device)
     opt_g, opt_d = variant.optimizers(G, D)
-    bs = mp.batch_size
+    bs = variant.batch_size(warmup + 1, resolution)  # the trainer's batch (progressive: its 64 px batch)
     transform = T.Compose([T.Resize(resolution), T.CenterCrop(resolution), T.ToTensor(), T.Normalize((0.5,) * 3, (0.5,) * 3)])
     loader = torch.utils.data.DataLoader(
         dset.ImageFolder(str(png_root), transform=transform), batch_size=bs, shuffle=True, num_workers=workers, drop_last=True, pin_memory=device.type == "cuda", persistent_workers=workers > 0
@@ -122,6 +122,15 @@ def ganlab(name: str, mp, data: Path, out: Path, device: torch.device, warmup: i
     return images / (time.perf_counter() - marks["start"]), metrics
 
 
+def setting(text: str) -> dict:
+    """'precision=fp32,compile=true' -> {'precision': 'fp32', 'compile': True}"""
+    out = {}
+    for kv in filter(None, text.split(",")):
+        key, value = kv.split("=", 1)
+        out[key] = {"true": True, "false": False}.get(value, value)
+    return out
+
+
 def cases(params_file: Path, device: torch.device) -> list[tuple[str, str, object]]:
     """(label, model, params): the classic DCGAN-64, then the default run's three models at 64 px."""
     raw = yaml.safe_load(params_file.read_text())
@@ -147,7 +156,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--workers", type=int, default=min(8, max(1, (os.cpu_count() or 2) // 2)), help="DataLoader workers of the reference")
     ap.add_argument("--only", default="", help="run only the cases whose label contains this text")
-    ap.add_argument("--compile", action="store_true", help="also time ganlab with train.compile: true")
+    ap.add_argument("--settings", nargs="+", default=[""], help="ganlab columns, each train.* overrides such as precision=fp32,memory_format=contiguous; '' (the default): the automatic choices")
     a = ap.parse_args()
     device = torch.device(a.device)
     steps = a.steps or (200 if device.type == "cuda" else 30)
@@ -165,7 +174,7 @@ def main() -> None:
         for label, name, mp in cases(Path(a.params), device):
             if a.only and a.only not in label:
                 continue
-            variants = [("ganlab", {})] + ([("ganlab compiled", {"compile": True})] if a.compile else [])
+            variants = [(f"ganlab {text}".strip(), setting(text)) for text in a.settings]
             best = {"reference": 0.0, **{v: 0.0 for v, _ in variants}}
             chosen = {}
             for r in range(a.rounds):  # alternate, keep each side's best
@@ -176,11 +185,12 @@ def main() -> None:
                     chosen[v] = {k: metrics.get(k) for k in ("precision", "memory_format", "data_on", "compile")}
                 print(f"  {label}: round {r + 1}: " + ", ".join(f"{k} {v:.0f} img/s" for k, v in best.items()), flush=True)
             rows.append((label, best, chosen))
-    print(f"\n{'case':<40} {'reference':>10} " + " ".join(f"{v:>16}" for v in rows[0][1] if v != "reference") + "  ratio  ganlab's choices")
+    print("\ncolumns: " + "; ".join(f"[{i}] {v}" for i, v in enumerate(rows[0][1]) if v != "reference") + "; ratio: ganlab (automatic choices) / reference")
+    print(f"{'case':<40} {'reference':>10} " + " ".join(f"{f'[{i}]':>8}" for i, v in enumerate(rows[0][1]) if v != "reference") + "   ratio  automatic choices")
     for label, best, chosen in rows:
         others = [v for v in best if v != "reference"]
-        top = max(best[v] for v in others)
-        print(f"{label:<40} {best['reference']:>10.0f} " + " ".join(f"{best[v]:>16.0f}" for v in others) + f"  {top / best['reference']:5.2f}x  {chosen.get('ganlab')}")
+        first = others[0]
+        print(f"{label:<40} {best['reference']:>10.0f} " + " ".join(f"{best[v]:>8.0f}" for v in others) + f"  {best[first] / best['reference']:5.2f}x  {chosen.get(first)}")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
 
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ganlab.model_params import MODEL_PARAMS  # noqa: E402
