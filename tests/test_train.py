@@ -247,7 +247,7 @@ def test_auto_settings_resolve_per_device(monkeypatch):
     tp = TrainParams(data_device="host")
     cpu = torch.device("cpu")
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
-    assert resolve(tp, cpu, 0) == {"precision": "bf16", "memory_format": "channels_last", "data_on": "host", "compile": False}
+    assert resolve(tp, cpu, 0) == {"device": "cpu", "precision": "bf16", "memory_format": "channels_last", "data_on": "host", "compile": False}
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert resolve(tp, cpu, 0)["precision"] == "fp32"
@@ -256,5 +256,5 @@ def test_auto_settings_resolve_per_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
     assert resolve(tp, torch.device("cuda"), 0)["precision"] == "bf16"
     assert resolve(TrainParams(precision="fp32", memory_format="contiguous", data_device="device"), cpu, 0) == {
-        "precision": "fp32", "memory_format": "contiguous", "data_on": "device", "compile": False}
+        "device": "cpu", "precision": "fp32", "memory_format": "contiguous", "data_on": "device", "compile": False}
     assert resolve(TrainParams(data_device="auto"), cpu, 0)["data_on"] == "host"  # the CPU's memory is the host's

@@ -319,6 +319,152 @@ class Images:
         return x if self.channels_last else x.contiguous()
 
 
+class Trainer:
+    """One training run, as the named steps train() takes: set up (__init__), resume, step, log,
+    sample, checkpoint, finish. Everything that changes from step to step is in `self.state`."""
+
+    def __init__(self, model: str, mp: ModelParams, tp: TrainParams, data_path: str | Path, out_dir: str | Path, tracking: bool = True):
+        self.model, self.mp, self.tp = model, mp, tp
+        self.variant = REGISTRY[model](mp)
+        self.data_path, self.folder = Path(data_path), ModelFolder(out_dir)
+        self.rank, self.world, self.device = distributed.join(pick_device(tp.device))
+        self.lead = self.rank == 0  # only the first process writes files and logs
+        self.track = self.lead and tracking
+        torch.manual_seed(tp.seed)
+
+        self.data = open_dataset(self.data_path)  # the images stay in the file; batches are read from it
+        n, self.resolution, channels = self.data.rows.shape[0], self.data.rows.shape[1], self.data.rows.shape[3]
+        self.choices = resolve(tp, self.device, int(np.prod(self.data.rows.shape)))
+        labels = torch.from_numpy(self.data["labels"]).long() if self.variant.conditional and "labels" in self.data else None
+        if self.variant.conditional and labels is None:
+            raise GanlabError(f"{model} is conditional but {data_path} holds no category labels")
+        num_classes = int(labels.max()) + 1 if labels is not None else 0
+        if n < mp.batch_size * self.world:
+            raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size} x {self.world} processes")
+        if self.resolution not in self.variant.resolutions:
+            raise GanlabError(f"{model} supports resolutions {self.variant.resolutions}, the data is {self.resolution} px")
+
+        self.state = TrainerState(self.variant, tp, n, self.resolution, channels, num_classes, self.device, self.rank, self.world)
+        channels_last = self.choices["memory_format"] == "channels_last"
+        if channels_last:
+            for net in (self.state.G, self.state.D, self.state.ema.module if self.state.ema else None):
+                if net is not None:
+                    net.to(memory_format=torch.channels_last)
+        self.images = Images(self.data.rows, self.device, self.choices["data_on"] == "device", channels_last)
+        if self.choices["data_on"] == "device":
+            self.state.data.device = self.device
+            labels = labels.to(self.device) if labels is not None else None
+        self.labels = labels
+        self.fixed_z = latents(tp.grid_size**2, mp.nz, tp.seed + 1).to(self.device)
+        # conditional grids: one row per class, cycling when there are more rows than classes
+        self.fixed_labels = (torch.arange(tp.grid_size**2) // tp.grid_size % num_classes).to(self.device) if num_classes else None
+        self.amp = torch.bfloat16 if self.choices["precision"] == "bf16" else None
+        self.fingerprint = _fingerprint(model, mp, tp, self.data_path, self.choices)
+        self.meta = {
+            "model": model,
+            "resolution": self.resolution,
+            "channels": channels,
+            "num_classes": num_classes,
+            "category_names": [str(s) for s in self.data["category_names"]] if labels is not None and "category_names" in self.data else [],
+            "nz": mp.nz,
+            "params": to_dict(mp),
+            "train": to_dict(tp),
+            "data": str(data_path),
+        }
+        self.mlflow = _Untracked()
+        self.images_seen = 0
+
+    def noise(self, k: int) -> torch.Tensor:
+        """k latent vectors, drawn on the training device from this process's stream."""
+        return torch.randn(k, self.mp.nz, generator=self.state.rng.noise, device=self.device)
+
+    def resume(self) -> bool:
+        """Load the folder's checkpoint if it matches, else start the folder afresh; then wrap
+        the networks for DDP (and torch.compile). True if resumed."""
+        checkpoint = _resumable(self.folder, self.fingerprint, warn=self.lead)
+        distributed.barrier(self.world)  # every process has read the checkpoint before it may go
+        if checkpoint is None and self.lead:
+            self.folder.start_fresh()  # a fresh run leaves nothing of an older one behind
+        distributed.barrier(self.world)
+        self.folder.make_dirs()
+        if checkpoint is not None:
+            self.state.load_state_dict(checkpoint)
+            if self.lead:
+                print(f"train {self.model}: resuming from step {self.state.step} of {self.mp.steps}", file=sys.stderr)
+        self.G, self.D = distributed.wrap(self.state.G, self.device, self.world), distributed.wrap(self.state.D, self.device, self.world)
+        if self.tp.compile:  # the state keeps the bare networks: state dicts without compile's prefixes
+            self.G = torch.compile(self.G)
+            self.D = self.D if self.variant.double_backward else torch.compile(self.D)  # compiled graphs have no double backward
+        return checkpoint is not None
+
+    def step(self, step: int) -> dict[str, Any]:
+        """One generator step and its critic steps; the losses stay on the device."""
+        state, variant = self.state, self.variant
+        bs = variant.batch_size(step, self.resolution) * variant.n_critic  # one fresh real batch per critic step
+        index = state.data.next(bs)
+        self.images_seen += bs * self.world
+        labels = self.labels[index.to(self.labels.device)].to(self.device) if self.labels is not None else None
+        variant.set_step(state.G, state.D, step, self.resolution)
+        with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
+            losses = gan_step(variant, self.G, self.D, state.opt_g, state.opt_d, self.images.batch(index), self.noise, labels)
+        if self.mp.guard.enabled:  # the guard reads the losses every step
+            state.guard.after_step(as_floats(losses))
+        if state.ema:
+            state.ema.update(state.G)
+        state.step = step
+        return losses
+
+    def log(self, step: int, losses: dict[str, Any], bar) -> None:
+        values = as_floats(losses)  # the only device sync of a step, at log steps
+        self.state.history.append({"step": step, **values})
+        self.mlflow.log_metrics(values, step=step)
+        bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
+
+    def sample(self, step: int) -> None:
+        path = self.folder.sample_path(step)
+        save_grid(self.state.G_out, self.fixed_z, self.fixed_labels, self.tp.grid_size, path)
+        self.mlflow.log_artifact(str(path), "samples")
+
+    def snapshot(self, step: int) -> None:
+        """The output generator as evaluate will score it; long runs keep an evenly thinned set."""
+        G_out = self.state.G_out
+        self.folder.write_snapshot(step, G_out.state_dict(), self.variant.complete(G_out))
+        if self.tp.keep_snapshots:
+            for old in snapshots_to_delete([snap.step for snap in self.folder.snapshots()], self.tp.keep_snapshots, self.tp.checkpoint_every):
+                self.folder.remove_snapshot(old)
+
+    def checkpoint(self, history_path: Path) -> None:
+        self.folder.write_checkpoint({"fingerprint": self.fingerprint, **self.state.state_dict()})
+        write_csv(history_path, self.state.history)
+
+    def finish(self, seconds: float, losses: dict[str, Any], history_path: Path) -> dict:
+        """Write the final generator, its params and the history; drop the checkpoint; return the metrics."""
+        state = self.state
+        metrics = {"weights_digest": weights_digest(state.G, state.D)}  # equal digests: equal weights
+        if self.lead:
+            self.folder.write_weights(state.G_out.state_dict())
+            self.folder.write_meta(self.meta)
+            write_csv(history_path, state.history)
+            self.folder.remove_checkpoint()  # done: nothing left to resume
+            metrics = {
+                **metrics,
+                "steps": self.mp.steps,
+                "train_seconds": round(seconds, 1),
+                "images_per_second": round(self.images_seen / max(seconds, 1e-9), 1),
+                **self.choices,
+                "device": describe(self.device, self.world),
+                "guard_restores_g": state.guard.restores["G"],
+                "guard_restores_d": state.guard.restores["D"],
+                **{f"final_{k}": round(float(np.mean([h[k] for h in state.history[-10:]])), 4) for k in losses},
+            }
+            self.mlflow.log_metrics({"train_seconds": seconds, "images_per_second": metrics["images_per_second"]})
+        return metrics
+
+    def close(self) -> None:
+        self.data.close()
+        distributed.leave(self.world)
+
+
 def train(
     model: str,
     mp: ModelParams,
@@ -345,140 +491,37 @@ def train(
     metrics_path gets what experiments are compared by (COMPARED); info_path the diagnostics
     (weights digest, device, guard restores, final losses). The returned dict holds both.
     """
-    variant = REGISTRY[model](mp)
-    data_path, folder, history_path = Path(data_path), ModelFolder(out_dir), Path(history_path)
-    rank, world, device = distributed.join(pick_device(tp.device))
-    lead = rank == 0  # only the first process writes files and logs
-    torch.manual_seed(tp.seed)
-
-    # --- setup: data, networks, the state of step 0 ---
-    data = open_dataset(data_path)  # the images stay in the file; batches are read from it
-    n, resolution, channels = data.rows.shape[0], data.rows.shape[1], data.rows.shape[3]
-    choices = resolve(tp, device, int(np.prod(data.rows.shape)))
-    labels = torch.from_numpy(data["labels"]).long() if variant.conditional and "labels" in data else None
-    if variant.conditional and labels is None:
-        raise GanlabError(f"{model} is conditional but {data_path} holds no category labels")
-    num_classes = int(labels.max()) + 1 if labels is not None else 0
-    if n < mp.batch_size * world:
-        raise GanlabError(f"{data_path} holds {n} images, fewer than {model}.batch_size={mp.batch_size} x {world} processes")
-    if resolution not in variant.resolutions:
-        raise GanlabError(f"{model} supports resolutions {variant.resolutions}, the data is {resolution} px")
-    state = TrainerState(variant, tp, n, resolution, channels, num_classes, device, rank, world)
-    channels_last = choices["memory_format"] == "channels_last"
-    if channels_last:
-        state.G.to(memory_format=torch.channels_last)
-        state.D.to(memory_format=torch.channels_last)
-        if state.ema:
-            state.ema.module.to(memory_format=torch.channels_last)
-    images = Images(data.rows, device, choices["data_on"] == "device", channels_last)
-    if choices["data_on"] == "device":
-        state.data.device = device
-        labels = labels.to(device) if labels is not None else None
-    noise = lambda k: torch.randn(k, mp.nz, generator=state.rng.noise, device=device)  # noqa: E731
-    fixed_z = latents(tp.grid_size**2, mp.nz, tp.seed + 1).to(device)
-    # conditional grids: one row per class, cycling when there are more rows than classes
-    fixed_labels = (torch.arange(tp.grid_size**2) // tp.grid_size % num_classes).to(device) if num_classes else None
-    amp = torch.bfloat16 if choices["precision"] == "bf16" else None
-
-    # --- resume, or start afresh ---
-    fingerprint = _fingerprint(model, mp, tp, data_path, choices)
-    checkpoint = _resumable(folder, fingerprint, warn=lead)
-    distributed.barrier(world)  # every process has read the checkpoint before it may go
-    if checkpoint is None and lead:
-        folder.start_fresh()  # a fresh run leaves nothing of an older one behind
-    distributed.barrier(world)
-    folder.make_dirs()
-    if checkpoint is not None:
-        state.load_state_dict(checkpoint)
-        if lead:
-            print(f"train {model}: resuming from step {state.step} of {mp.steps}", file=sys.stderr)
-    G, D = distributed.wrap(state.G, device, world), distributed.wrap(state.D, device, world)
-    if tp.compile:  # the state keeps the bare networks: state dicts without compile's prefixes
-        G = torch.compile(G)
-        D = D if variant.double_backward else torch.compile(D)  # compiled graphs have no double backward
-
-    meta = {
-        "model": model,
-        "resolution": resolution,
-        "channels": channels,
-        "num_classes": num_classes,
-        "category_names": [str(s) for s in data["category_names"]] if labels is not None and "category_names" in data else [],
-        "nz": mp.nz,
-        "params": to_dict(mp),
-        "train": to_dict(tp),
-        "data": str(data_path),
-    }
-    track = lead and tracking
-    mlflow = _tracking.setup() if track else _Untracked()
-    run_ctx = _tracking.open_run(state.mlflow_run_id, model) if track else contextlib.nullcontext(_Untracked())
+    history_path = Path(history_path)
+    t = Trainer(model, mp, tp, data_path, out_dir, tracking)
+    resumed = t.resume()
+    if t.track:
+        t.mlflow = _tracking.setup()
+    run_ctx = _tracking.open_run(t.state.mlflow_run_id, model) if t.track else contextlib.nullcontext(_Untracked())
     with run_ctx as run:
-        if track:
-            meta["mlflow_run_id"] = state.mlflow_run_id = run.info.run_id
-            if checkpoint is None:
-                mlflow.set_tag("model", model)
-                mlflow.log_params({**_tracking.flatten(model, to_dict(mp)), **_tracking.flatten("train", to_dict(tp)), "resolution": resolution, "n_images": n, "processes": world})
-
-        # --- the loop ---
-        start, images_seen = time.time(), 0
-        losses: dict[str, Any] = {}
-        bar = tqdm(range(state.step + 1, mp.steps + 1), desc=f"train {model}", unit="step", disable=not (progress and lead), initial=state.step, total=mp.steps)
+        if t.track:
+            t.meta["mlflow_run_id"] = t.state.mlflow_run_id = run.info.run_id
+            if not resumed:
+                t.mlflow.set_tag("model", model)
+                t.mlflow.log_params({**_tracking.flatten(model, to_dict(mp)), **_tracking.flatten("train", to_dict(tp)), "resolution": t.resolution, "n_images": len(t.images.rows), "processes": t.world})
+        start, losses = time.time(), {}
+        bar = tqdm(range(t.state.step + 1, mp.steps + 1), desc=f"train {model}", unit="step", disable=not (progress and t.lead), initial=t.state.step, total=mp.steps)
         for step in bar:
-            bs = variant.batch_size(step, resolution) * variant.n_critic  # one fresh real batch per critic step
-            index = state.data.next(bs)
-            images_seen += bs * world
-            batch_labels = labels[index.to(labels.device)].to(device) if labels is not None else None
-            variant.set_step(state.G, state.D, step, resolution)
-            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                losses = gan_step(variant, G, D, state.opt_g, state.opt_d, images.batch(index), noise, batch_labels)
-            if variant.p.guard.enabled:  # the guard reads the losses every step
-                state.guard.after_step(as_floats(losses))
-            if state.ema:
-                state.ema.update(state.G)
-            state.step = step
+            losses = t.step(step)
             last = step == mp.steps
-
-            if lead and (step % tp.log_every == 0 or last):
-                values = as_floats(losses)
-                state.history.append({"step": step, **values})
-                mlflow.log_metrics(values, step=step)
-                bar.set_postfix({k: f"{v:.3f}" for k, v in values.items()})
-            if lead and (step % tp.sample_every == 0 or last):
-                save_grid(state.G_out, fixed_z, fixed_labels, tp.grid_size, folder.sample_path(step))
-                mlflow.log_artifact(str(folder.sample_path(step)), "samples")
-            if lead and (step % tp.checkpoint_every == 0 or last):
-                folder.write_snapshot(step, state.G_out.state_dict(), variant.complete(state.G_out))
-                if tp.keep_snapshots:  # bounded disk on long runs: thin evenly, keep the last
-                    for old in snapshots_to_delete([snap.step for snap in folder.snapshots()], tp.keep_snapshots, tp.checkpoint_every):
-                        folder.remove_snapshot(old)
-            if lead and step % tp.checkpoint_every == 0 and not last:
-                folder.write_checkpoint({"fingerprint": fingerprint, **state.state_dict()})
-                write_csv(history_path, state.history)
+            if t.lead and (step % tp.log_every == 0 or last):
+                t.log(step, losses, bar)
+            if t.lead and (step % tp.sample_every == 0 or last):
+                t.sample(step)
+            if t.lead and (step % tp.checkpoint_every == 0 or last):
+                t.snapshot(step)
+            if t.lead and step % tp.checkpoint_every == 0 and not last:
+                t.checkpoint(history_path)
             if on_step:
                 on_step(step)
-        seconds = time.time() - start
-
-        # --- finish ---
-        metrics = {"weights_digest": weights_digest(state.G, state.D)}  # equal digests: equal weights
-        if lead:
-            folder.write_weights(state.G_out.state_dict())
-            folder.write_meta(meta)
-            write_csv(history_path, state.history)
-            folder.remove_checkpoint()  # done: nothing left to resume
-            metrics = {
-                **metrics,
-                "steps": mp.steps,
-                "train_seconds": round(seconds, 1),
-                "images_per_second": round(images_seen / max(seconds, 1e-9), 1),
-                **choices,
-                "device": describe(device, world),
-                "guard_restores_g": state.guard.restores["G"],
-                "guard_restores_d": state.guard.restores["D"],
-                **{f"final_{k}": round(float(np.mean([h[k] for h in state.history[-10:]])), 4) for k in losses},
-            }
-            mlflow.log_metrics({"train_seconds": seconds, "images_per_second": metrics["images_per_second"]})
+        metrics = t.finish(time.time() - start, losses, history_path)
+        if t.lead:
             write_split(metrics, COMPARED, metrics_path, info_path)
-    data.close()
-    distributed.leave(world)
+    t.close()
     return metrics
 
 
