@@ -82,11 +82,11 @@ def commands(work: Path) -> dict[str, list[str]]:
     stage = lambda name: [*py, str(ROOT / "stages" / f"{name}.py"), "--params", str(work / "params.yaml")]  # noqa: E731
     return {
         "prepare": [*stage("prepare"), "--crops", str(work / "crops"), "--raw", str(work / "raw"), "--out", data],
-        "train": [*stage("train"), "--model", "dcgan", "--data", data, "--out", str(work / "models/dcgan"), "--metrics", str(work / "train.json"), "--history", str(work / "losses.csv")],
+        "train": [*stage("train"), "--model", "dcgan", "--data", data, "--out", str(work / "models/dcgan"), "--metrics", str(work / "train.json"), "--info", str(work / "train_info.json"), "--history", str(work / "losses.csv")],
         "real_stats": [*stage("real_stats"), "--data", data, "--out", str(work / "stats/real_stats.npz")],
         "evaluate": [
             *stage("evaluate"), "--model", str(work / "models/dcgan"), "--data", data, "--stats", str(work / "stats/real_stats.npz"),
-            "--classifier", str(work / "classifier"), "--out", str(work / "best/dcgan"), "--metrics", str(work / "evaluate.json"), "--curve", str(work / "curve.csv"),
+            "--classifier", str(work / "classifier"), "--out", str(work / "best/dcgan"), "--metrics", str(work / "evaluate.json"), "--info", str(work / "evaluate_info.json"), "--curve", str(work / "curve.csv"),
         ],
         "classify": [*stage("classify"), "--data", data, "--out", str(work / "classifier"), "--metrics", str(work / "classifier.json")],
     }
