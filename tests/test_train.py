@@ -238,6 +238,23 @@ def test_device_batches_equal_host_batches():
             assert batch.is_contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
 
 
+def test_batches_from_the_prepared_file_equal_the_in_memory_conversion(tmp_path):
+    """The trainer reads rows from the streamed npz (#13) instead of converting the whole set
+    to float: its batches are bitwise the ones the whole-set conversion gave."""
+    from ganlab.dataset import open_dataset, save_dataset
+    from ganlab.train import Images
+
+    rng = np.random.default_rng(1)
+    data = rng.integers(0, 256, (50, 16, 16, 3), dtype=np.uint8)
+    save_dataset(tmp_path / "faces.npz", data)
+    whole = torch.from_numpy(data).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    index = torch.randperm(50)[:16]
+    with open_dataset(tmp_path / "faces.npz") as ds:
+        assert ds.mapped
+        for on_device in (False, True):
+            assert torch.equal(Images(ds.rows, torch.device("cpu"), on_device, True).batch(index), whole[index])
+
+
 def test_auto_settings_resolve_per_device(monkeypatch):
     """precision auto: bf16 where the device computes bf16 natively, fp32 elsewhere. Which CPU
     and GPU this runs on cannot be chosen, so the capability checks are replaced (monkeypatch)
