@@ -80,14 +80,19 @@ def progress_frames(training_dir: str | Path, hold_frames: int = 0, factor: int 
     """The training folder's sample grids in step order, each with its step written under it.
 
     Each grid fills 1 + hold_frames frames, so the animation is slower than an interpolation's.
+    The grids are read one at a time straight into the frame array: a long run's hundreds of
+    grids are never held twice.
     """
-    frames = []
-    for step, path in sample_grids(training_dir):
-        image = iio.imread(path)[..., :3]
-        frames.append(caption(upscale(image[None], factor)[0], f"step {step}"))
-    if len({f.shape for f in frames}) > 1:
-        raise GanlabError(f"the sample grids in {training_dir}/samples differ in size; cannot animate them")
-    return np.repeat(np.stack(frames), 1 + hold_frames, axis=0)
+    grids = sample_grids(training_dir)
+    frames = None
+    for i, (step, path) in enumerate(grids):
+        frame = caption(upscale(iio.imread(path)[..., :3][None], factor)[0], f"step {step}")
+        if frames is None:
+            frames = np.empty((len(grids) * (1 + hold_frames), *frame.shape), frame.dtype)
+        elif frame.shape != frames.shape[1:]:
+            raise GanlabError(f"the sample grids in {training_dir}/samples differ in size; cannot animate them")
+        frames[i * (1 + hold_frames) : (i + 1) * (1 + hold_frames)] = frame
+    return frames
 
 
 def strip(G: torch.nn.Module, a: torch.Tensor, b: torch.Tensor, steps: int, label: int | None = None, factor: int = 1) -> np.ndarray:
