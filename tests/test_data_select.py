@@ -72,7 +72,7 @@ def test_partition_needs_partition_file():
         select(["a"], NAMES, {}, {}, PrepareParams(partition="test"))
 
 
-def test_seed002_preset_and_params(tmp_path):
+def test_razzaq_preset_and_params(tmp_path):
     preset = yaml.safe_load((ROOT / "presets/razzaq-celeba-categories.yaml").read_text())
     repo = yaml.safe_load((ROOT / "params.yaml").read_text())
     for section, values in preset.items():

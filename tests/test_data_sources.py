@@ -4,10 +4,6 @@ archives under the real file names and formats, run through download -> crop -> 
 import csv
 import hashlib
 import io
-import os
-import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -18,8 +14,9 @@ from PIL import Image
 from ganlab.data.synthetic import ATTRIBUTES, render_face
 from ganlab.io import load_dataset
 
+from dvcrepo import dvc, make_repo
+
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
 
 # CelebA's 40 attributes in list_attr_celeba's column order.
 CELEBA_ATTRIBUTES = (
@@ -105,26 +102,7 @@ def lsun_zip(path: Path, n: int = 12) -> tuple[Path, list[str]]:
 
 
 def dvc_repo(tmp: Path, overrides: dict) -> Path:
-    repo = tmp / "repo"
-    repo.mkdir()
-    for name in ("stages", "src"):
-        shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    shutil.copy(ROOT / "dvc.yaml", repo)
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for section, values in overrides.items():
-        params[section].update(values)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
-    dvc(repo, "init", "-q")
-    dvc(repo, "config", "core.analytics", "false")
-    return repo
-
-
-def dvc(repo: Path, *args: str) -> str:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    r = subprocess.run([str(BIN / "dvc"), *args], cwd=repo, env=env, capture_output=True, text=True)
-    assert r.returncode == 0, f"dvc {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}"
-    return r.stdout + r.stderr
+    return make_repo(tmp / "repo", overrides)
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -132,7 +110,7 @@ def read_csv(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def seed002_label(a: dict) -> int:
+def razzaq_label(a: dict) -> int:
     """Razzaq's four categories written out by hand (the preset's expressions must agree)."""
     on = {k: v == 1 for k, v in a.items()}
     if on["Attractive"] and not on["Male"] and not on["High_Cheekbones"] and not on["Big_Lips"]:
@@ -160,7 +138,7 @@ def check_raw_and_crops(repo: Path, data: dict) -> list[str]:
     return [b["image_id"] for b in boxes if b["face"] == "1"]
 
 
-def test_celeba_kaggle_zip_with_seed002_categories(tmp_path):
+def test_celeba_kaggle_zip_with_razzaq_categories(tmp_path):
     data = mini_celeba()
     archive = kaggle_zip(tmp_path / "celeba-dataset.zip", data)
     prepare = {**PRESET["prepare"], "resolution": 32, "partition": "train"}
@@ -171,7 +149,7 @@ def test_celeba_kaggle_zip_with_seed002_categories(tmp_path):
     assert len(faces) >= 0.8 * N_FACES
     by_id = {r["id"]: r for r in data["rows"]}
     named = lambda r: dict(zip(CELEBA_ATTRIBUTES, r["attrs"]))  # noqa: E731
-    expected = [i for i in faces if by_id[i]["partition"] == 0 and seed002_label(named(by_id[i])) >= 0]
+    expected = [i for i in faces if by_id[i]["partition"] == 0 and razzaq_label(named(by_id[i])) >= 0]
     assert expected, "the miniature must hold some images of Razzaq's categories"
 
     d = load_dataset(repo / "data/prepared/faces.npz")
@@ -180,7 +158,7 @@ def test_celeba_kaggle_zip_with_seed002_categories(tmp_path):
     assert list(d["attribute_names"]) == CELEBA_ATTRIBUTES
     assert d["attributes"].dtype == np.int8 and d["attributes"].tolist() == [by_id[i]["attrs"] for i in expected]
     assert list(d["category_names"]) == [c["name"] for c in PRESET["prepare"]["categories"]]
-    assert d["labels"].dtype == np.int64 and d["labels"].tolist() == [seed002_label(named(by_id[i])) for i in expected]
+    assert d["labels"].dtype == np.int64 and d["labels"].tolist() == [razzaq_label(named(by_id[i])) for i in expected]
     assert d["partition"].tolist() == [0] * len(expected)
     crop = yaml.safe_load((repo / "metrics/crop.json").read_text())
     assert crop["images"] == N_FACES and crop["rejected"] == 0 and crop["images_per_second"] > 0
