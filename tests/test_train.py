@@ -275,3 +275,56 @@ def test_auto_settings_resolve_per_device(monkeypatch):
     assert resolve(TrainParams(precision="fp32", memory_format="contiguous", data_device="device"), cpu, 0) == {
         "device": "cpu", "precision": "fp32", "memory_format": "contiguous", "data_on": "device", "compile": False}
     assert resolve(TrainParams(data_device="auto"), cpu, 0)["data_on"] == "host"  # the CPU's memory is the host's
+
+
+def test_a_corrupt_checkpoint_is_set_aside_with_one_line(setup, capsys):
+    """A truncated or garbled last.pt must not fail every rerun with a traceback."""
+    tmp, mp, tp = setup
+    with pytest.raises(Interrupt):
+        run(tmp, "m", mp, tp, on_step=stop_at(3))
+    (tmp / "m/checkpoints/last.pt").write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    seen = []
+    run(tmp, "m", mp, tp, on_step=seen.append)
+    err = capsys.readouterr().err
+    assert seen[0] == 1 and "not resuming" in err and "unreadable" in err
+    assert len([line for line in err.splitlines() if "warning" in line]) == 1
+
+
+def test_a_checkpoint_of_other_code_is_not_resumed(setup, capsys, monkeypatch):
+    """DVC reruns train@ after a code change while the persisted folder keeps the old
+    checkpoint: its fingerprint's code digest differs, so training starts afresh. (The edit is
+    simulated by changing what the digest of the sources returns between the two runs.)"""
+    import ganlab.train as T
+
+    tmp, mp, tp = setup
+    assert T.code_digest() == T.code_digest() and len(T.code_digest()) == 16
+    monkeypatch.setattr(T, "code_digest", lambda: "before-the-edit")
+    with pytest.raises(Interrupt):
+        run(tmp, "m", mp, tp, on_step=stop_at(3))
+    monkeypatch.setattr(T, "code_digest", lambda: "after-the-edit")
+    capsys.readouterr()
+    seen = []
+    run(tmp, "m", mp, tp, on_step=seen.append)
+    err = capsys.readouterr().err
+    assert seen[0] == 1 and "not resuming" in err and "code" in err
+
+
+def test_the_checkpoint_outlives_a_failure_while_writing_the_metrics(setup, monkeypatch):
+    """The checkpoint is removed only once every output is written: a failure (or kill) while
+    writing the metrics leaves it, and the rerun resumes instead of training from step 1."""
+    import ganlab.train as T
+
+    tmp, mp, tp = setup
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(T, "write_split", broken)
+    with pytest.raises(OSError):
+        run(tmp, "m", mp, tp)
+    assert (tmp / "m/checkpoints/last.pt").exists()
+    monkeypatch.undo()
+    seen = []
+    run(tmp, "m", mp, tp, on_step=seen.append)
+    assert seen == [4, 5, 6] and not (tmp / "m/checkpoints/last.pt").exists()

@@ -258,7 +258,19 @@ def _fingerprint(model: str, mp: ModelParams, tp: TrainParams, data_path: Path, 
     (with what `auto` resolved to here: precision and layout change the arithmetic), the data."""
     train = {k: v for k, v in to_dict(tp).items() if k != "models"}  # listing another model changes nothing here
     resolved = {k: choices[k] for k in ("device", "precision", "memory_format", "compile")}
-    return {"format": CHECKPOINT_FORMAT, "model": model, "params": to_dict(mp), "train": train, "resolved": resolved, "data_md5": file_md5(data_path)}
+    return {"format": CHECKPOINT_FORMAT, "model": model, "params": to_dict(mp), "train": train, "resolved": resolved, "code": code_digest(), "data_md5": file_md5(data_path)}
+
+
+def code_digest() -> str:
+    """SHA-256 of the ganlab sources that decide what a training step computes: a checkpoint
+    made by other code is not resumed under this one (DVC reruns train@ after a code change,
+    and the persisted folder still holds the old checkpoint)."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted([root / "train.py", root / "losses.py", root / "guard.py", root / "model_params.py", *(root / "models").glob("*.py")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
@@ -445,7 +457,6 @@ class Trainer:
             self.folder.write_weights(state.G_out.state_dict())
             self.folder.write_meta(self.meta)
             write_csv(history_path, state.history)
-            self.folder.remove_checkpoint()  # done: nothing left to resume
             metrics = {
                 **metrics,
                 "steps": self.mp.steps,
@@ -521,6 +532,8 @@ def train(
         metrics = t.finish(time.time() - start, losses, history_path)
         if t.lead:
             write_split(metrics, COMPARED, metrics_path, info_path)
+            # only now, with every output written: a kill before this line resumes, not restarts
+            t.folder.remove_checkpoint()
     t.close()
     return metrics
 
@@ -546,13 +559,21 @@ def weights_digest(*modules: torch.nn.Module) -> str:
 
 
 def _resumable(folder: ModelFolder, fingerprint: dict, warn: bool = True) -> dict | None:
-    """The folder's checkpoint if it was made with the same layout, params and data, else None."""
-    state = folder.read_checkpoint()
+    """The folder's checkpoint if it was made with the same layout, code, params and data, else
+    None. An unreadable one (a corrupt file, another format) is not resumed either: a one-line
+    warning says why, and the run starts afresh instead of failing on every rerun."""
+    try:
+        state = folder.read_checkpoint()
+        old = state["fingerprint"] if state is not None else None
+    except Exception as e:  # pickle, zip and key errors alike: the file cannot be resumed
+        if warn:
+            print(f"warning: not resuming {folder.checkpoint_path}: unreadable ({type(e).__name__}: {' '.join(str(e).split())[:120]}); training from scratch", file=sys.stderr)
+        return None
     if state is None:
         return None
-    changed = _changed(state["fingerprint"], fingerprint)
+    changed = _changed(old, fingerprint)
     if changed:
         if warn:
-            print(f"warning: not resuming {folder.checkpoint_path}: made with other params ({', '.join(changed)}); training from scratch", file=sys.stderr)
+            print(f"warning: not resuming {folder.checkpoint_path}: made with other code, params or data ({', '.join(changed)}); training from scratch", file=sys.stderr)
         return None
     return state
