@@ -304,13 +304,15 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
-def load(path: str | Path, models: Mapping[str, type]) -> dict[str, Any]:
+def load(path: str | Path = "params.yaml", models: Mapping[str, type] | None = None) -> dict[str, Any]:
     """Validate every section of params.yaml; return section name -> dataclass.
 
-    `models` maps each model name to its params class (ganlab.model_params.MODEL_PARAMS), which
-    parses that model's section. It is passed in rather than imported, so that this module
-    depends on no model code.
+    `models` maps each model name to its params class, which parses that model's section;
+    by default ganlab.model_params.MODEL_PARAMS, the registry of the models' params, which
+    imports no model code (no torch, no networks) and nothing of this module.
     """
+    if models is None:
+        from ganlab.model_params import MODEL_PARAMS as models
     raw = read_yaml(path)
     known = {**SECTIONS, **models}
     out = {}
