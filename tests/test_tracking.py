@@ -60,3 +60,40 @@ def test_workers_starting_together_on_no_store_all_succeed(dvc_env):
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(err for _, err in outs)
     assert len({out.strip() for out, _ in outs}) == 1  # one experiment, found by all
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on: connections to it are refused at once."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_store_that_is_down_warns_once_and_skips_the_rest(dvc_env, monkeypatch, capsys):
+    uri = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    with tracking.Run("evaluate dcgan", None, "dcgan") as run:
+        run.log_metrics({"fid": 1.0})
+        run.set_tag("selected", "why")
+    err = capsys.readouterr().err
+    warnings = [line for line in err.splitlines() if line.startswith("warning: MLflow")]
+    assert len(warnings) == 1 and uri in warnings[0] and "evaluate dcgan" in warnings[0]
+    assert run.run_id is None and run.lost == ["the run", "metrics", "tag selected"]
+
+
+def test_tracking_off_logs_nothing_and_says_nothing(dvc_env, capsys):
+    with tracking.Run("train dcgan", None, "dcgan", enabled=False) as run:
+        run.log_metrics({"loss": 1.0})
+    assert run.run_id is None and run.lost == [] and capsys.readouterr().err == ""
+    assert not (dvc_env / "mlflow.db").exists()
+
+
+def test_a_store_that_is_up_gets_everything(dvc_env):
+    with tracking.Run("evaluate dcgan", None, "dcgan") as run:
+        run.log_metrics({"fid": 1.5})
+    from mlflow import MlflowClient
+
+    got = MlflowClient(f"sqlite:///{dvc_env / 'mlflow.db'}").get_run(run.run_id)
+    assert got.data.metrics == {"fid": 1.5} and got.info.status == "FINISHED" and run.lost == []

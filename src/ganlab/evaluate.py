@@ -127,15 +127,14 @@ def evaluate(
         ModelFolder(tmp).write_selected({**meta, "selected": selected}, best_snap)
     write_csv(curve_path, [{**row, "grown": int(row["grown"])} for row in curve], ["step", "fid", "face_rate", "grown"])
 
-    with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
-        import mlflow
+    write_split(metrics, COMPARED, metrics_path, info_path)  # before tracking: a store that is down costs no metric
 
+    with tracking.Run(f"evaluate {meta['model']}", meta.get("mlflow_run_id"), meta["model"]) as run:
         for row in curve:  # the curve as metric history: MLflow's UI draws it against the step
-            mlflow.log_metrics({f"curve_{k}": row[k] for k in ("fid", "face_rate") if row[k] is not None}, step=row["step"])
-        mlflow.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
-        mlflow.set_tag("selected", why)
-        mlflow.log_artifacts(str(out_dir), RUN_ARTIFACT)  # `ganlab ... --run ID` loads the model from here
-    write_split(metrics, COMPARED, metrics_path, info_path)
+            run.log_metrics({f"curve_{k}": row[k] for k in ("fid", "face_rate") if row[k] is not None}, step=row["step"])
+        run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        run.set_tag("selected", why)
+        run.log_artifacts(out_dir, RUN_ARTIFACT)  # `ganlab ... --run ID` loads the model from here
     return metrics
 
 

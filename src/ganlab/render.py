@@ -165,9 +165,7 @@ def render(
         note = {"figures": len(written), "skipped": sorted(skipped), "skipped_why": skipped}
         write_split(note, ("figures", "skipped"), metrics_path, info_path)
 
-    with tracking.open_run(meta.get("mlflow_run_id"), meta["model"]):
-        import mlflow
-
+    with tracking.Run(f"render {meta['model']}", meta.get("mlflow_run_id"), meta["model"]) as run:
         for path in written.values():
-            mlflow.log_artifact(str(path), "render")
+            run.log_artifact(path, "render")
     return written

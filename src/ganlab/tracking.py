@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Callable
 
 EXPERIMENT = "ganlab"
 # MLflow 3's UI opens an experiment without this tag in its GenAI view ("Evaluation runs");
@@ -59,10 +60,18 @@ def git_commit() -> str | None:
         return None
 
 
+# MLflow's own defaults wait 120 s per request and retry 7 times with backoff: a server that is
+# down held `dvc repro train@dcgan` for 254 s before it failed. Tracking is best effort here (see
+# Run), so a request gets a short timeout and two retries, unless the user set their own.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_TIMEOUT": "10", "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2"}
+
+
 def setup(experiment: str = EXPERIMENT):
     """Point MLflow at the project's store and experiment, creating either if missing; returns mlflow."""
     import logging
 
+    for key, value in HTTP_DEFAULTS.items():  # read by MLflow at each request
+        os.environ.setdefault(key, value)
     import mlflow
     from filelock import FileLock
 
@@ -121,3 +130,67 @@ def open_run(run_id: str | None, name: str):
     if commit := git_commit():
         tags["git_commit"] = commit
     return mlflow.start_run(run_name=f"{experiment}/{name}", tags=tags)
+
+
+class Run:
+    """The MLflow run of one stage, best effort: tracking never costs a stage its work.
+
+    Every call goes through `_call`. The first that fails (a server down, a bad
+    MLFLOW_TRACKING_URI, a store that cannot be written) prints one warning naming the store and
+    the reason, and turns tracking off for the rest of the stage, so a store that is down costs
+    one timeout, not one per call. What was not logged is lost to MLflow; the stage's DVC outputs
+    and metrics, written before or regardless of tracking, hold it. `enabled=False` (tracking off,
+    or a process other than the first under torchrun) makes every call do nothing.
+
+        with tracking.Run("evaluate dcgan", run_id, "dcgan") as run:
+            run.log_metrics({"fid": 12.3})
+    """
+
+    def __init__(self, stage: str, run_id: str | None, name: str, enabled: bool = True):
+        self.stage, self.name, self.wanted = stage, name, run_id
+        self.enabled, self.up = enabled, enabled
+        self.run_id: str | None = None
+        self.lost: list[str] = []  # what could not be logged, for the warning and for tests
+        self._mlflow = None
+
+    def __enter__(self) -> "Run":
+        def start():
+            active = open_run(self.wanted, self.name)
+            self._mlflow = sys.modules["mlflow"]
+            return active.info.run_id
+
+        self.run_id = self._call("the run", start)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.run_id is not None:
+            self._call("the run's end", lambda: self._mlflow.end_run("FAILED" if exc_type else "FINISHED"))
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        if not self.up:
+            if self.enabled:
+                self.lost.append(what)
+            return None
+        try:
+            return fn()
+        except Exception as e:  # MlflowException, connection, SQLAlchemy and lock errors alike
+            self.up = False
+            self.lost.append(what)
+            reason = " ".join(str(e).split())[:160]
+            print(f"warning: MLflow store {tracking_uri()} unavailable ({type(e).__name__}: {reason}); {self.stage} logs nothing more to MLflow, its DVC outputs and metrics are written as usual", file=sys.stderr)
+            return None
+
+    def log_params(self, params: dict) -> None:
+        self._call("params", lambda: self._mlflow.log_params(params))
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        self._call("metrics", lambda: self._mlflow.log_metrics(metrics, step=step))
+
+    def set_tag(self, key: str, value: str) -> None:
+        self._call(f"tag {key}", lambda: self._mlflow.set_tag(key, value))
+
+    def log_artifact(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self._call(f"artifact {path}", lambda: self._mlflow.log_artifact(str(path), artifact_path))
+
+    def log_artifacts(self, path: str | Path, artifact_path: str | None = None) -> None:
+        self._call(f"artifacts {path}", lambda: self._mlflow.log_artifacts(str(path), artifact_path))

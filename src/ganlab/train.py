@@ -7,7 +7,6 @@ whose state_dict() is the checkpoint.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import os
@@ -200,15 +199,6 @@ class TrainerState:
             setattr(self, name, state[name])
 
 
-class _Untracked:
-    """Stands in for MLflow and its run when tracking is off: every call does nothing."""
-
-    info = type("info", (), {"run_id": None})
-
-    def __getattr__(self, name):
-        return lambda *args, **kwargs: None
-
-
 def gan_step(variant: Variant, G, D, opt_g, opt_d, real: torch.Tensor, noise, labels: torch.Tensor | None = None) -> dict[str, Any]:
     """One generator step and its critic steps; returns the losses as unsynchronised tensors.
 
@@ -383,7 +373,7 @@ class Trainer:
             "train": to_dict(tp),
             "data": str(data_path),
         }
-        self.mlflow = _Untracked()
+        self.mlflow = _tracking.Run(f"train {model}", None, model, enabled=False)  # train() opens the real one
         self.images_seen = 0
 
     def noise(self, k: int) -> torch.Tensor:
@@ -505,15 +495,12 @@ def train(
     history_path = Path(history_path)
     t = Trainer(model, mp, tp, data_path, out_dir, tracking)
     resumed = t.resume()
-    if t.track:
-        t.mlflow = _tracking.setup()
-    run_ctx = _tracking.open_run(t.state.mlflow_run_id, model) if t.track else contextlib.nullcontext(_Untracked())
-    with run_ctx as run:
-        if t.track:
-            t.meta["mlflow_run_id"] = t.state.mlflow_run_id = run.info.run_id
-            if not resumed:
-                t.mlflow.set_tag("model", model)
-                t.mlflow.log_params({**_tracking.flatten(model, to_dict(mp)), **_tracking.flatten("train", to_dict(tp)), "resolution": t.resolution, "n_images": len(t.images.rows), "processes": t.world})
+    with _tracking.Run(f"train {model}", t.state.mlflow_run_id, model, enabled=t.track) as run:
+        t.mlflow = run
+        t.meta["mlflow_run_id"] = t.state.mlflow_run_id = run.run_id
+        if not resumed:
+            run.set_tag("model", model)
+            run.log_params({**_tracking.flatten(model, to_dict(mp)), **_tracking.flatten("train", to_dict(tp)), "resolution": t.resolution, "n_images": len(t.images.rows), "processes": t.world})
         start, losses = time.time(), {}
         bar = tqdm(range(t.state.step + 1, mp.steps + 1), desc=f"train {model}", unit="step", disable=not (progress and t.lead), initial=t.state.step, total=mp.steps)
         for step in bar:
