@@ -124,6 +124,24 @@ def test_two_processes_end_with_identical_weights(setup, model, port):
     assert (tmp / model / "generator.pt").exists()  # written once, by rank 0
 
 
+def test_the_loss_guard_decides_alike_on_every_rank(setup):
+    """torchrun, 2 processes: with a bound inside the ranks' spread of loss_d (about 1.39-1.43 here),
+    a guard reading each rank's own losses rolls D back on one rank and not the other (measured:
+    the ranks ended with different weights); on losses averaged across ranks they stay equal."""
+    tmp, _, _ = setup
+    guard = {"enabled": True, "keep_d": [1.0, 1.41], "bounds_d": [1.0, 1.41], "keep_g": [0.0, 100.0], "bounds_g": [-1.0, 100.0]}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+         str(ROOT / "tests/scripts/ddp_train.py"), str(tmp), "dcgan", json.dumps(guard)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    ranks = [json.loads((tmp / f"dcgan_rank{i}.json").read_text()) for i in range(2)]
+    assert ranks[0]["guard_restores_d"] > 0  # the guard acted
+    assert ranks[0]["weights_digest"] == ranks[1]["weights_digest"]
+
+
 def test_ema_warms_up_each_parameter_from_its_own_first_update():
     """A layer that starts training late (a progressive block fading in) is averaged from then
     on, not from the run's start: until it trains the average equals it, and its first update

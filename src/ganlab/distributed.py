@@ -40,6 +40,20 @@ def unwrap(module: nn.Module) -> nn.Module:
     return getattr(module, "module", module)
 
 
+def mean(values: dict[str, torch.Tensor], world: int) -> dict[str, torch.Tensor]:
+    """Each value averaged over every process (the values themselves when world == 1).
+
+    For decisions every process must take alike: the loss guard rolls a network back on its
+    losses, and a rank deciding on its own batch's losses alone would roll back while another
+    does not, leaving the ranks' weights apart for good.
+    """
+    if world == 1:
+        return values
+    stacked = torch.stack([v.detach().float().reshape(()) for v in values.values()])
+    torch.distributed.all_reduce(stacked)
+    return dict(zip(values, stacked / world))
+
+
 def barrier(world: int) -> None:
     if world > 1:
         torch.distributed.barrier()

@@ -387,6 +387,8 @@ class Trainer:
         distributed.barrier(self.world)  # every process has read the checkpoint before it may go
         if checkpoint is None and self.lead:
             self.folder.start_fresh()  # a fresh run leaves nothing of an older one behind
+        elif self.lead:
+            self.folder.remove_temporaries()
         distributed.barrier(self.world)
         self.folder.make_dirs()
         if checkpoint is not None:
@@ -409,8 +411,8 @@ class Trainer:
         variant.set_step(state.G, state.D, step, self.resolution)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
             losses = gan_step(variant, self.G, self.D, state.opt_g, state.opt_d, self.images.batch(index), self.noise, labels)
-        if self.mp.guard.enabled:  # the guard reads the losses every step
-            state.guard.after_step(as_floats(losses))
+        if self.mp.guard.enabled:  # the guard reads the losses every step, averaged so all ranks decide alike
+            state.guard.after_step(as_floats(distributed.mean(losses, self.world)))
         if state.ema:
             state.ema.update(state.G)
         state.step = step

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import torch
 
+from ganlab.model_params import GuardParams
 from ganlab.models import REGISTRY
 from ganlab.params import TrainParams
 from ganlab.train import train, weights_digest
 
 tmp, model = Path(sys.argv[1]), sys.argv[2]
-mp = REGISTRY[model].Params(steps=4, batch_size=4, width=4, nz=8)
+guard = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}  # GuardParams fields; {}: off
+mp = REGISTRY[model].Params(steps=4, batch_size=4, width=4, nz=8, guard=GuardParams(**guard))
 tp = TrainParams(checkpoint_every=2, sample_every=2, log_every=1, grid_size=2, device="cpu")
 torch.manual_seed(0)
 initial = weights_digest(*REGISTRY[model](mp).build(16))  # train() seeds the same way before building
