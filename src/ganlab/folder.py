@@ -148,6 +148,15 @@ class ModelFolder:
         if self.path.exists():
             shutil.rmtree(self.path)
 
+    def remove_temporaries(self) -> None:
+        """Remove what writes killed midway left (io.atomic_path's `.<name>.<random>.tmp`).
+
+        The folder is a persistent DVC output: left there, they would be cached with the model.
+        """
+        if self.path.exists():
+            for tmp in sorted(self.path.rglob(".*.tmp"), reverse=True):  # inner paths first
+                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+
     def make_dirs(self) -> None:
         for sub in (SAMPLES, SNAPSHOTS, Path(CHECKPOINT).parent):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
