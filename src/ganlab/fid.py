@@ -9,6 +9,8 @@ statistics with a note of where they came from, and one-line errors.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import shutil
@@ -73,14 +75,32 @@ def _staged_hub_dir(weights: Path) -> Iterator[None]:
             torch.hub._hub_dir = previous
 
 
+@contextlib.contextmanager
+def _tensors_only() -> Iterator[None]:
+    """Make pytorch-fid load its weights with ``weights_only=True``.
+
+    pytorch-fid calls torch.hub's loader with its default ``weights_only=False``, which unpickles
+    anything: a hostile ``evaluate.fid_weights`` file or a poisoned torch hub cache would run code
+    (a pickle whose __reduce__ runs a shell command did). Its loader is a module-level name, so it
+    is swapped for the same loader restricted to tensors and plain containers, which the real
+    weights file is.
+    """
+    original = _pf_inception.load_state_dict_from_url
+    _pf_inception.load_state_dict_from_url = functools.partial(torch.hub.load_state_dict_from_url, weights_only=True)
+    try:
+        yield
+    finally:
+        _pf_inception.load_state_dict_from_url = original
+
+
 def load_inception(weights: str | Path | None, device: torch.device) -> torch.nn.Module:
     """pytorch-fid's FID InceptionV3 (pool3, 2048-d) on ``device``, in eval mode.
 
     ``weights=None`` uses pytorch-fid's own loader: the file already in
     ``$TORCH_HOME/hub/checkpoints/FID_WEIGHTS_NAME``, else a download.
     ``weights=<path>`` loads that local copy of the FID weights file instead.
-    Note that torch.hub unpickles the file without ``weights_only``: load only
-    files you trust. Any failure raises FIDUnavailable with a one-line reason.
+    Either file is loaded as tensors only (no code runs, whatever it holds). Any failure raises
+    FIDUnavailable with a one-line reason.
     """
     if weights is None:
         source = f"{_pf_inception.FID_WEIGHTS_URL} (cached as {Path(torch.hub.get_dir(), 'checkpoints', FID_WEIGHTS_NAME)})"
@@ -92,7 +112,7 @@ def load_inception(weights: str | Path | None, device: torch.device) -> torch.nn
         source = str(path)
         staging = _staged_hub_dir(path)
     try:
-        with staging:
+        with staging, _tensors_only():
             model = _pf_inception.InceptionV3([_POOL3], use_fid_inception=True)
     except Exception as exc:  # network, file and state-dict errors all mean "no FID"
         raise FIDUnavailable(f"cannot load the FID Inception weights from {source}: {_one_line(exc)}") from exc
@@ -203,7 +223,7 @@ def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray, info: dict) 
 def load_stats(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
     """mu, sigma and info from a file written by save_stats (or pytorch-fid's --save-stats: info is {})."""
     try:
-        with np.load(path) as f:
+        with np.load(path, allow_pickle=False) as f:
             info = json.loads(str(f["info"])) if "info" in f else {}
             return f["mu"], f["sigma"], info
     except (OSError, ValueError, KeyError) as exc:
@@ -243,6 +263,24 @@ def write_random_weights(path: str | Path, seed: int = 0) -> None:
                 torch.nn.init.normal_(module.weight, std=module.in_features**-0.5, generator=gen)
                 torch.nn.init.zeros_(module.bias)
     torch.save(net.state_dict(), path)
+
+
+def weights_record(weights: str | Path | None) -> dict:
+    """Which Inception weights file real_stats would load, and its SHA-256 (None while absent).
+
+    The `fid_weights` stage writes this at every `dvc repro` (it is always_changed) and real_stats
+    depends on it: real_stats reruns exactly when the weights appear, change or go. Without it,
+    statistics made offline ("FID unavailable") would stay cached after the weights arrive.
+    """
+    path = Path(weights).expanduser() if weights else Path(torch.hub.get_dir(), "checkpoints", FID_WEIGHTS_NAME)
+    record = {"weights": str(weights) if weights else "pytorch-fid default", "sha256": None}
+    if path.is_file():
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+        record["sha256"] = h.hexdigest()
+    return record
 
 
 def _batches(rows, n: int, size: int):

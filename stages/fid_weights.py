@@ -1,0 +1,19 @@
+"""DVC stage fid_weights: which FID Inception weights file exists now, by digest (run every time).
+
+real_stats depends on its output, so it reruns when the weights appear or change, not only when
+the data or params do.
+"""
+
+from ganlab import cli, params
+from ganlab.fid import weights_record
+from ganlab.io import write_json
+from ganlab.model_params import MODEL_PARAMS
+
+
+def main() -> None:
+    a = cli.stage_args(__doc__, "out")
+    write_json(a.out, weights_record(params.load(a.params, MODEL_PARAMS)["evaluate"].fid_weights))
+
+
+if __name__ == "__main__":
+    cli.run(main)
