@@ -1,0 +1,161 @@
+"""`kill -9` of a real `dvc repro` at random moments, then `dvc repro` again: the result is the
+uninterrupted run's, every time.
+
+Each stage is first run uninterrupted in a reference repo, timed. In a second repo the same
+command is started and the whole process group (DVC, the stage, its workers) gets SIGKILL after
+a seeded random delay within the reference's wall time; the command is started again until it
+completes, and the outputs are compared with the reference's. Training is killed in episodes
+(`dvc repro -f` starts one afresh) until at least MIN_KILLS kills have landed while the stage
+was incomplete.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from dvcrepo import BIN, dvc, env, make_repo
+
+MIN_KILLS = 10  # kill points over the training stage, as the issue asks
+TINY = {
+    "data": {"count": 40, "seed": 0},
+    "crop": {"batch_size": 20},  # MTCNN, the default mode: its worker processes are killed too
+    "prepare": {"resolution": 16},
+    "train": {"models": ["dcgan"], "sample_every": 20, "checkpoint_every": 20, "log_every": 5, "grid_size": 2},
+    "dcgan": {"steps": 200, "batch_size": 8, "width": 8},
+}
+
+
+def tree_digest(path: Path) -> dict[str, str]:
+    """SHA-256 of every file under path (or of path itself), by relative name."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return {str(p.relative_to(path.parent)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+TIMINGS = ("images_per_second", "train_seconds", "seconds")  # how fast, not what: they differ run to run
+
+
+def metrics_without_timings(path: Path) -> dict:
+    return {k: v for k, v in json.loads(path.read_text()).items() if k not in TIMINGS}
+
+
+def timed_repro(repo: Path, *args: str) -> float:
+    start = time.monotonic()
+    dvc(repo, "repro", *args)
+    return time.monotonic() - start
+
+
+RWLOCK_REPAIRS: list[str] = []  # the kills after which DVC's own lock file had to be removed
+
+
+def repair_dvc_rwlock(repo: Path, stage: str) -> None:
+    """What DVC tells a user to do after a kill during its own bookkeeping.
+
+    DVC rewrites .dvc/tmp/rwlock in place: a kill while it writes leaves the file empty, and
+    every later `dvc` command stops with "Unable to read RWLock-file ... JSON structure is
+    corrupted" (DVC's issue #7615) until the file is removed with no DVC process running.
+    ganlab cannot change that; the README says so, and this counts how often it happens.
+    """
+    lock = repo / ".dvc/tmp/rwlock"
+    try:
+        json.loads(lock.read_text())
+    except FileNotFoundError:
+        return
+    except ValueError:
+        lock.unlink()
+        RWLOCK_REPAIRS.append(stage)
+
+
+def run_killed(repo: Path, delay: float, *args: str) -> bool:
+    """`dvc repro ARGS`, its process group killed with SIGKILL after `delay` s; True if the kill
+    landed, False if the command ended first (then it must have succeeded)."""
+    with open(repo / "killed.log", "a") as log:
+        proc = subprocess.Popen([str(BIN / "dvc"), "repro", *args], cwd=repo, env=env(OMP_NUM_THREADS="1"),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            proc.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            repair_dvc_rwlock(repo, args[-1])
+            return True
+    assert proc.returncode == 0, (repo / "killed.log").read_text()
+    return False
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[Path, dict[str, float]]:
+    """The uninterrupted run, stage by stage, with each stage's wall time."""
+    repo = make_repo(tmp_path_factory.mktemp("reference"), TINY)
+    dvc(repo, "repro", "download")
+    seconds = {stage: timed_repro(repo, stage) for stage in ("crop", "prepare", "train@dcgan")}
+    return repo, seconds
+
+
+@pytest.fixture(scope="module")
+def killed_repo(tmp_path_factory) -> Path:
+    repo = make_repo(tmp_path_factory.mktemp("killed"), TINY)
+    dvc(repo, "repro", "download")
+    return repo
+
+
+def no_temporaries(repo: Path) -> bool:
+    """No `.<name>.<random>.tmp` left in the data or metrics folders (io.atomic_path's names)."""
+    return not [p for folder in ("data", "metrics") for p in (repo / folder).rglob(".*.tmp")]
+
+
+@pytest.mark.parametrize("stage, outputs, metrics", [("crop", ["data/crops"], "metrics/crop.json"), ("prepare", ["data/prepared/faces.npz"], None)])
+def test_a_killed_data_stage_reruns_to_identical_bytes(reference, killed_repo, stage, outputs, metrics, record_fault):
+    ref, seconds = reference
+    rng = random.Random(f"kill {stage}")
+    kills = 0
+    for _ in range(3):
+        kills += run_killed(killed_repo, rng.uniform(0, seconds[stage]), stage)
+    dvc(killed_repo, "repro", stage)
+    same = all(tree_digest(killed_repo / out) == tree_digest(ref / out) for out in outputs)
+    same = same and (metrics is None or metrics_without_timings(killed_repo / metrics) == metrics_without_timings(ref / metrics))
+    assert same, f"{stage} after {kills} kills differs from the uninterrupted run"
+    assert no_temporaries(killed_repo)
+    record_fault(f"kill -9 of dvc repro {stage}", kills, kills, kills if same else 0)
+
+
+def history(repo: Path) -> list[dict]:
+    with open(repo / "metrics/dcgan/losses.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_killed_training_resumes_to_the_uninterrupted_weights(reference, killed_repo, record_fault):
+    ref, seconds = reference
+    want_digest = json.loads((ref / "metrics/dcgan/train_info.json").read_text())["weights_digest"]
+    want_history = history(ref)
+    assert len({row["step"] for row in want_history}) == len(want_history) == TINY["dcgan"]["steps"] // TINY["train"]["log_every"]
+    dvc(killed_repo, "repro", "prepare")
+    rng = random.Random("kill train")
+    kills, episodes, identical = 0, 0, 0
+    while kills < MIN_KILLS:
+        episodes += 1
+        kills_now, args = 0, ["-f", "-s", "train@dcgan"]  # -f: a fresh run, though the last episode completed
+        while run_killed(killed_repo, rng.uniform(0, seconds["train@dcgan"]), *args):
+            kills_now, args = kills_now + 1, ["train@dcgan"]
+        dvc(killed_repo, "repro", "train@dcgan")  # a no-op when the last attempt completed
+        got = json.loads((killed_repo / "metrics/dcgan/train_info.json").read_text())["weights_digest"]
+        assert got == want_digest, f"episode {episodes}: {kills_now} kills, weights differ from the uninterrupted run's"
+        assert history(killed_repo) == want_history  # each step once, with the same losses
+        assert no_temporaries(killed_repo) and not (killed_repo / "data/models/dcgan/checkpoints/last.pt").exists()
+        kills += kills_now
+        identical += kills_now
+    resumed = (killed_repo / "killed.log").read_text().count("train dcgan: resuming from step")
+    record_fault(f"kill -9 of dvc repro train@dcgan ({episodes} runs, {resumed} resumes)", kills, kills, identical)
+
+
+def test_zz_dvc_rwlock_repairs(record_fault):
+    """Not a check: the table's row of how many kills left DVC's rwlock corrupt (runs last)."""
+    record_fault("kills above leaving DVC's .dvc/tmp/rwlock corrupt (DVC #7615; removed)", len(RWLOCK_REPAIRS), len(RWLOCK_REPAIRS))
