@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,31 @@ def test_two_processes_end_with_identical_weights(setup, model, port):
     assert (tmp / model / "generator.pt").exists()  # written once, by rank 0
 
 
+def torchrun(tmp, port, *args):
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp / 'mlflow.db'}", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+         str(ROOT / "tests/scripts/ddp_train.py"), str(tmp), *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_two_processes_resume_to_the_uninterrupted_weights(setup, tmp_path_factory):
+    """torchrun, 2 processes, stopped after the checkpoint at step 2 of 4 and started again: every
+    rank's noise stream comes back from the checkpoint, so the weights equal an uninterrupted
+    run's (with rank 1 re-seeded on resume they did not)."""
+    tmp, _, _ = setup
+    other = tmp_path_factory.mktemp("uninterrupted")
+    shutil.copy(tmp / "faces.npz", other / "faces.npz")
+    torchrun(other, 29534, "dcgan")
+    torchrun(tmp, 29535, "dcgan", "{}", "2")
+    assert (tmp / "dcgan/checkpoints/last.pt").exists() and not (tmp / "dcgan_rank0.json").exists()
+    torchrun(tmp, 29536, "dcgan")
+    digest = lambda d, i: json.loads((d / f"dcgan_rank{i}.json").read_text())["weights_digest"]  # noqa: E731
+    assert digest(tmp, 0) == digest(tmp, 1) == digest(other, 0)
+
+
 def test_the_loss_guard_decides_alike_on_every_rank(setup):
     """torchrun, 2 processes: with a bound inside the ranks' spread of loss_d (about 1.39-1.43 here),
     a guard reading each rank's own losses rolls D back on one rank and not the other (measured:
@@ -222,7 +248,7 @@ def test_trainer_state_round_trips_every_field(tmp_path):
         assert _equal(restored[key], saved[key]), key
     torch.manual_seed(1)  # the global stream is restored by load_state_dict, not by this
     other.load_state_dict(saved)
-    assert torch.equal(torch.get_rng_state(), saved["rng"]["cpu"])
+    assert torch.equal(torch.get_rng_state(), saved["rng"]["ranks"][0]["cpu"])
 
 
 def test_losses_synced_at_log_steps_equal_those_synced_every_step(setup):

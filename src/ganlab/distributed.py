@@ -21,6 +21,7 @@ def join(device: torch.device) -> tuple[int, int, torch.device]:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)  # NCCL's object collectives use the current device
     return torch.distributed.get_rank(), world, device
 
 
@@ -52,6 +53,18 @@ def mean(values: dict[str, torch.Tensor], world: int) -> dict[str, torch.Tensor]
     stacked = torch.stack([v.detach().float().reshape(()) for v in values.values()])
     torch.distributed.all_reduce(stacked)
     return dict(zip(values, stacked / world))
+
+
+def gather_to_all(value, world: int) -> list:
+    """[value of process 0, value of process 1, ...] on every process; [value] when world == 1.
+
+    Tensors in `value` come back on the CPU (the checkpoint is written from the first process).
+    """
+    if world == 1:
+        return [value]
+    out = [None] * world
+    torch.distributed.all_gather_object(out, value)
+    return out
 
 
 def barrier(world: int) -> None:

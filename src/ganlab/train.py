@@ -132,24 +132,29 @@ class RandomStreams:
     """Every random number generator a step draws from: latent vectors (each process its own
     stream, on the training device so that no vector crosses the bus), torch's global CPU
     generator (dropout, the gradient penalty's mixing weights, instance noise on the CPU) and
-    the device's (the same on a GPU)."""
+    the device's (the same on a GPU). Under torchrun every process's streams are saved, so a
+    resumed run draws what the uninterrupted one would have on every rank."""
 
-    def __init__(self, seed: int, rank: int, device: torch.device):
-        self.seed, self.rank, self.device = seed, rank, device
+    def __init__(self, seed: int, rank: int, device: torch.device, world: int = 1):
+        self.seed, self.rank, self.device, self.world = seed, rank, device, world
         self.noise = torch.Generator(device=device).manual_seed(seed + 1000 * rank)
 
     def state_dict(self) -> dict:
-        state = {"noise": self.noise.get_state(), "cpu": torch.get_rng_state()}
+        """{"ranks": one state per process}; under torchrun a collective: every process calls it."""
+        own = {"noise": self.noise.get_state(), "cpu": torch.get_rng_state()}
         if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
+            own["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {"ranks": distributed.gather_to_all(own, self.world)}
 
     def load_state_dict(self, state: dict, step: int = 0) -> None:
-        # the checkpoint holds rank 0's streams: other ranks start a stream of their own from the step
-        self.noise.set_state(state["noise"]) if self.rank == 0 else self.noise.manual_seed(self.seed + 1000 * self.rank + step)
-        torch.set_rng_state(state["cpu"])
-        if self.device.type == "cuda" and "cuda" in state:
-            torch.cuda.set_rng_state(state["cuda"], self.device)
+        if self.rank >= len(state["ranks"]):  # more processes than made the checkpoint: a stream of its own
+            self.noise.manual_seed(self.seed + 1000 * self.rank + step)
+            return
+        own = state["ranks"][self.rank]
+        self.noise.set_state(own["noise"])
+        torch.set_rng_state(own["cpu"])
+        if self.device.type == "cuda" and "cuda" in own:
+            torch.cuda.set_rng_state(own["cuda"], self.device)
 
 
 class TrainerState:
@@ -172,7 +177,7 @@ class TrainerState:
         self.ema = GeneratorEMA(self.G, tp.ema) if tp.ema else None
         self.guard = LossGuard(variant.p.guard, self.G, self.D)
         self.data = DataOrder(n, tp.seed, rank, world)
-        self.rng = RandomStreams(tp.seed, rank, device)
+        self.rng = RandomStreams(tp.seed, rank, device, world)
         self.step = 0  # the last step done
         self.history: list[dict] = []  # the losses at every log step
         self.mlflow_run_id: str | None = None
@@ -438,8 +443,11 @@ class Trainer:
                 self.folder.remove_snapshot(old)
 
     def checkpoint(self, history_path: Path) -> None:
-        self.folder.write_checkpoint({"fingerprint": self.fingerprint, **self.state.state_dict()})
-        write_csv(history_path, self.state.history)
+        """Every process calls this (the RNG streams of all are gathered); the first writes."""
+        state = self.state.state_dict()
+        if self.lead:
+            self.folder.write_checkpoint({"fingerprint": self.fingerprint, **state})
+            write_csv(history_path, self.state.history)
 
     def finish(self, seconds: float, losses: dict[str, Any], history_path: Path) -> dict:
         """Write the final generator, its params and the history; drop the checkpoint; return the metrics."""
@@ -514,7 +522,7 @@ def train(
                 t.sample(step)
             if t.lead and (step % tp.checkpoint_every == 0 or last):
                 t.snapshot(step)
-            if t.lead and step % tp.checkpoint_every == 0 and not last:
+            if step % tp.checkpoint_every == 0 and not last:
                 t.checkpoint(history_path)
             if on_step:
                 on_step(step)
