@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import multiprocessing
-import os
 import sys
 import threading
 import time
@@ -25,7 +24,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ganlab.data.decode import IMAGE_SUFFIXES, decode_job, load_rgb, reason, workers
+from ganlab.data.decode import IMAGE_SUFFIXES, cores, decode_job, load_rgb, reason, workers
 from ganlab.errors import GanlabError
 from ganlab.faces import LANDMARKS, MIN_FACE, landmark_face_box, square_crop_box
 from ganlab.io import atomic_path, write_json
@@ -136,7 +135,7 @@ def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Pat
     if p.mode == "mtcnn" and _cpu_only():
         _crop_mtcnn_in_workers(files, out_dir / "images", p, rows, rejects, bar)
     else:
-        with multiprocessing.get_context("spawn").Pool(workers(p.workers)) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers(p.workers, main_works=p.mode == "mtcnn")) as pool:
             if p.mode == "mtcnn":
                 _crop_mtcnn(files, out_dir / "images", p, pool, rows, rejects, bar)
             else:
@@ -200,7 +199,7 @@ def _crop_mtcnn(files: list[Path], out: Path, p: CropParams, pool, rows: list[di
     # The decode workers take their cores; more torch threads than the cores left over make
     # MTCNN's small convolutions spin and wait (10x slower on a busy 2-core machine).
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - workers(p.workers)))
+    torch.set_num_threads(max(1, cores() - workers(p.workers)))
     try:
         _detect_all(files, out, p, pool, rows, rejects, bar, lambda batch: best_faces(mtcnn, batch))
     finally:
@@ -256,7 +255,7 @@ def _crop_mtcnn_in_workers(files: list[Path], out: Path, p: CropParams, rows: li
     Measured on 2 cores, this beats both a per-image MTCNN.detect loop and batching in one
     process fed by decode workers (tests/benchmarks/bench_crop.py; figures in the README).
     """
-    n = p.workers or os.cpu_count() or 1
+    n = workers(p.workers, main_works=False)  # the main process only collects results
     chunks = [([str(f) for f in files[i : i + p.batch_size]], str(out), p) for i in range(0, len(files), p.batch_size)]
     with multiprocessing.get_context("spawn").Pool(n, initializer=_init_detector) as pool:
         for chunk_rows, chunk_rejects, done in pool.imap(_mtcnn_job, chunks):

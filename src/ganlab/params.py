@@ -59,7 +59,10 @@ class CropParams:
     min_prob: float = 0.9  # mtcnn: faces MTCNN is less sure of than this are listed as "no face"
     batch_size: int = 16  # images per MTCNN call (equal-size images are batched on one pyramid; 8-16 run fastest on CPU)
     center_fraction: float = 1.0  # center: side of the square as a share of the image's shorter side
-    workers: int = 0  # decoding processes; 0: one per CPU core but one
+    # worker processes; 0: one per CPU core the process may use, where the main process only
+    # collects their results (MTCNN on a CPU, where each worker decodes, detects and crops; the
+    # other modes), and one fewer where it detects meanwhile (MTCNN on a GPU)
+    workers: int = 0
     max_side: int = 2048  # larger images are shrunk to this longer side before detection and cropping
     max_pixels: int = 100_000_000  # images with more pixels are rejected unread (decompression bombs)
 
@@ -95,7 +98,7 @@ class PrepareParams:
     where: str | None = None  # keep only images whose attributes satisfy this expression, e.g. "Attractive"
     max_images: int = 0  # keep the first max_images (by image id) of the selection; 0: all
     categories: list[Category] = field(default_factory=list)  # label i: the first category an image matches; unmatched images are dropped
-    workers: int = 0  # resizing processes; 0: one per CPU core but one
+    workers: int = 0  # resizing processes; 0: one per CPU core the process may use but one (the main process writes the rows)
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
