@@ -1,12 +1,16 @@
 """The crop stage with the real facenet-pytorch MTCNN on the synthetic faces."""
 
 import csv
+import multiprocessing
+import os
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from ganlab import crop
 from ganlab.crop import crop_faces
+from ganlab.data.decode import cores, workers
 from ganlab.data.synthetic import write_synthetic
 from ganlab.faces import face_rate, iou, load_mtcnn, square_crop_box
 from ganlab.io import load_dataset
@@ -74,3 +78,39 @@ def test_box_helpers():
     assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(50 / 150)
     assert iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
     assert square_crop_box((10, 20, 30, 60), 0.25) == (-10, 10, 50, 70)  # side 40 * 1.5 = 60 around (20, 40)
+
+
+def test_workers_follow_the_cores_the_process_may_use(monkeypatch):
+    """A container or taskset may give the process fewer cores than the machine has."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert (cores(), workers(0), workers(0, main_works=False), workers(5)) == (3, 2, 3, 5)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {7})
+    assert (workers(0), workers(0, main_works=False)) == (1, 1)  # never none
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS, Windows
+    assert cores() == 64
+
+
+class _Started(Exception):
+    pass
+
+
+@pytest.mark.parametrize("mode, on_cpu, started", [("mtcnn", True, 3), ("mtcnn", False, 2), ("center", True, 3)])
+def test_crop_starts_one_worker_per_available_core(tmp_path, monkeypatch, mode, on_cpu, started):
+    """crop.workers 0: a worker per core, one fewer where the main process runs MTCNN meanwhile (a GPU)."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr(crop, "_cpu_only", lambda: on_cpu)
+    pools = []
+
+    class Context:
+        def Pool(self, n, *args, **kwargs):
+            pools.append(n)
+            raise _Started
+
+    monkeypatch.setattr(multiprocessing, "get_context", lambda method: Context())
+    (tmp_path / "raw/images").mkdir(parents=True)
+    Image.new("RGB", (32, 32)).save(tmp_path / "raw/images/a.png")
+    with pytest.raises(_Started):
+        crop_faces(tmp_path / "raw", tmp_path / "crops", tmp_path / "crop.json", CropParams(mode=mode), progress=False)
+    assert pools == [started]

@@ -8,7 +8,7 @@ import yaml
 
 from ganlab import params
 from ganlab.model_params import MODEL_PARAMS
-from ganlab.data.select import evaluate
+from ganlab.data.select import MAX_DEPTH, evaluate
 from ganlab.params import Category, ParamsError, PrepareParams
 from ganlab.prepare import output_size, select
 
@@ -48,6 +48,20 @@ def test_expressions(text, mask):
 def test_syntax_errors_fail_at_params_load(text, message):
     with pytest.raises(ParamsError, match=message):
         PrepareParams(where=text)
+
+
+@pytest.mark.parametrize("text", ["(" * 5000 + "Smiling" + ")" * 5000, "not " * 5000 + "Smiling", "(not " * 2000 + "Male" + ")" * 2000])
+def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path, text):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"prepare": {"where": text}}, width=1 << 20))
+    with pytest.raises(ParamsError) as e:
+        load_params(path)
+    assert str(e.value) == f"prepare.where: expression nests brackets and 'not's deeper than {MAX_DEPTH} levels"
+
+
+def test_nesting_up_to_the_limit_parses_and_evaluates():
+    deep = "(" * (MAX_DEPTH - 1) + "not Smiling" + ")" * (MAX_DEPTH - 1)
+    assert evaluate(deep, ROWS, NAMES, "t").tolist() == [False, True, True, True]
 
 
 def test_unknown_attribute_is_named_with_a_suggestion():

@@ -132,3 +132,43 @@ def test_values_typed_on_the_command_line_read_as_dvc_writes_them(tmp_path):
     p = load_params(path)
     assert p["prepare"].aspect == "218:178"
     assert p["dcgan"].lr_g == 1e-05
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"prepare": {"resolution": 16}, "train": {"models": ["wgan"]}}, "prepare.resolution 16 cannot be trained by wgan, which takes 32, 64, 128, 256 px"),
+        ({"prepare": {"resolution": 80}}, "prepare.resolution 80 cannot be trained by dcgan"),
+        ({"prepare": {"resolution": 16}, "train": {"models": ["progressive"]}, "progressive": {"start_resolution": 32}}, "progressive.start_resolution 32 is above prepare.resolution 16"),
+        ({"train": {"models": ["cdcgan"]}}, "cdcgan is conditional: prepare.categories must list the classes it draws"),
+    ],
+)
+def test_data_the_models_cannot_train_on_fails_at_load(tmp_path, data, message):
+    """Checked when params are loaded, by every stage: `dvc repro` stops before crop, not at train."""
+    with pytest.raises(ParamsError) as e:
+        load_params(write(tmp_path, data))
+    assert str(e.value).startswith(message)
+
+
+def test_models_not_trained_are_not_checked_against_the_data(tmp_path):
+    assert load_params(write(tmp_path, {"prepare": {"resolution": 16}, "train": {"models": ["dcgan"]}}))["wgan"].resolutions == (32, 64, 128, 256)
+
+
+def test_variants_take_what_they_train_on_from_their_params():
+    from ganlab.models import REGISTRY
+
+    for name, variant in REGISTRY.items():
+        assert (variant.resolutions, variant.conditional) == (MODEL_PARAMS[name].resolutions, MODEL_PARAMS[name].conditional), name
+
+
+@pytest.mark.parametrize("value", [0, 0.0, -0.1, 1.5])
+def test_face_threshold_is_a_probability(tmp_path, value):
+    with pytest.raises(ParamsError, match=rf"evaluate\.face_threshold must be in \(0, 1\], got {value}"):
+        load_params(write(tmp_path, {"evaluate": {"face_threshold": value}}))
+
+
+def test_deeply_nested_yaml_is_one_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("data:\n  path: " + "[" * 5000 + "]" * 5000 + "\n")
+    with pytest.raises(ParamsError, match="nests its values too deeply"):
+        load_params(path)

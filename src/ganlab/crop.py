@@ -4,15 +4,16 @@ whole image, of every raw image.
 Images are decoded EXIF-upright as 8-bit RGB (see ganlab.data.decode) and equal-size images are
 batched through MTCNN, which runs a whole batch through each pyramid scale at once. On a CPU
 every worker process (one torch thread each) decodes, detects and crops its own chunks of
-files; on a GPU, worker processes decode and the main process detects. Files that cannot be decoded are listed, with the
-reason, in rejects.csv; the same inputs give byte-identical crops and CSVs.
+files; on a GPU, worker processes decode and the main process detects. Files that cannot be
+decoded, and images MTCNN cannot take (too small for its smallest window, or failing in it),
+are listed with the reason in rejects.csv and never stop the stage; the same inputs give
+byte-identical crops and CSVs.
 """
 
 from __future__ import annotations
 
 import csv
 import multiprocessing
-import os
 import sys
 import threading
 import time
@@ -23,9 +24,9 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ganlab.data.decode import IMAGE_SUFFIXES, decode_job, load_rgb, reason, workers
+from ganlab.data.decode import IMAGE_SUFFIXES, cores, decode_job, load_rgb, reason, workers
 from ganlab.errors import GanlabError
-from ganlab.faces import LANDMARKS, landmark_face_box, square_crop_box
+from ganlab.faces import LANDMARKS, MIN_FACE, landmark_face_box, square_crop_box
 from ganlab.io import atomic_path, write_json
 from ganlab.params import CropParams
 
@@ -111,9 +112,9 @@ def _plain_job(job: tuple[str, str, CropParams, tuple[int, ...] | None]) -> tupl
 def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Path, p: CropParams, progress: bool = True) -> dict:
     """Crop every image in raw_dir/images into out_dir/images (PNG, named by the file's stem).
 
-    out_dir/boxes.csv lists every readable image (face 0 where MTCNN found none above
-    p.min_prob); out_dir/rejects.csv lists files that could not be read, and the raw layout's
-    skipped.csv entries, with the reason.
+    out_dir/boxes.csv lists every image that was read and searched (face 0 where MTCNN found
+    none above p.min_prob); out_dir/rejects.csv lists, with the reason, files that could not be
+    read, images MTCNN could not search, and the raw layout's skipped.csv entries.
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     files = sorted(f for f in (raw_dir / "images").iterdir() if f.suffix.lower() in IMAGE_SUFFIXES) if (raw_dir / "images").is_dir() else []
@@ -134,7 +135,7 @@ def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Pat
     if p.mode == "mtcnn" and _cpu_only():
         _crop_mtcnn_in_workers(files, out_dir / "images", p, rows, rejects, bar)
     else:
-        with multiprocessing.get_context("spawn").Pool(workers(p.workers)) as pool:
+        with multiprocessing.get_context("spawn").Pool(workers(p.workers, main_works=p.mode == "mtcnn")) as pool:
             if p.mode == "mtcnn":
                 _crop_mtcnn(files, out_dir / "images", p, pool, rows, rejects, bar)
             else:
@@ -183,7 +184,7 @@ def crop_faces(raw_dir: str | Path, out_dir: str | Path, metrics_path: str | Pat
 
 
 def _reject(rejects: list[dict], name: str, why: str) -> None:
-    print(f"warning: skipping unreadable image {name}: {why}", file=sys.stderr)
+    print(f"warning: skipping image {name}: {why}", file=sys.stderr)
     rejects.append({"file": name, "reason": why})
 
 
@@ -198,7 +199,7 @@ def _crop_mtcnn(files: list[Path], out: Path, p: CropParams, pool, rows: list[di
     # The decode workers take their cores; more torch threads than the cores left over make
     # MTCNN's small convolutions spin and wait (10x slower on a busy 2-core machine).
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 2) - workers(p.workers)))
+    torch.set_num_threads(max(1, cores() - workers(p.workers)))
     try:
         _detect_all(files, out, p, pool, rows, rejects, bar, lambda batch: best_faces(mtcnn, batch))
     finally:
@@ -254,7 +255,7 @@ def _crop_mtcnn_in_workers(files: list[Path], out: Path, p: CropParams, rows: li
     Measured on 2 cores, this beats both a per-image MTCNN.detect loop and batching in one
     process fed by decode workers (tests/benchmarks/bench_crop.py; figures in the README).
     """
-    n = p.workers or os.cpu_count() or 1
+    n = workers(p.workers, main_works=False)  # the main process only collects results
     chunks = [([str(f) for f in files[i : i + p.batch_size]], str(out), p) for i in range(0, len(files), p.batch_size)]
     with multiprocessing.get_context("spawn").Pool(n, initializer=_init_detector) as pool:
         for chunk_rows, chunk_rejects, done in pool.imap(_mtcnn_job, chunks):
@@ -269,7 +270,11 @@ def _detect_all(files: list[Path], out: Path, p: CropParams, pool, rows: list[di
 
     def run(shape: tuple[int, ...]) -> None:
         group = waiting.pop(shape)
-        for (name, im), (box, prob) in zip(group, detect(np.stack([im for _, im in group]))):
+        for (name, im), (found, why) in zip(group, _detect_group([im for _, im in group], detect)):
+            if why:
+                _reject(rejects, name, why)
+                continue
+            box, prob = found
             row = {"image_id": name, "face": 0, "prob": round(prob, 5)}
             if box is not None and prob >= p.min_prob:
                 crop = square_crop_box(box, p.margin)
@@ -283,6 +288,11 @@ def _detect_all(files: list[Path], out: Path, p: CropParams, pool, rows: list[di
             _reject(rejects, name, why)
             bar.update()
             continue
+        if min(im.shape[:2]) < MIN_FACE:  # no pyramid scale fits: MTCNN would fail, not just find no face
+            h, w = im.shape[:2]
+            _reject(rejects, name, f"too small for face detection: {w}x{h} pixels as decoded (crop.max_side {p.max_side}); MTCNN needs both sides >= {MIN_FACE}")
+            bar.update()
+            continue
         waiting.setdefault(im.shape, []).append((name, im))
         if len(waiting[im.shape]) == p.batch_size:
             run(im.shape)
@@ -290,3 +300,17 @@ def _detect_all(files: list[Path], out: Path, p: CropParams, pool, rows: list[di
             run(max(waiting, key=lambda s: len(waiting[s])))
     for shape in list(waiting):
         run(shape)
+
+
+def _detect_group(images: list[np.ndarray], detect) -> list[tuple[tuple | None, str | None]]:
+    """(detect's (box, prob), None) of each equal-size image, or (None, why detection failed).
+
+    A batch that fails is retried an image at a time: one image MTCNN cannot take is rejected
+    alone, and the good images batched with it are still cropped.
+    """
+    try:
+        return [(found, None) for found in detect(np.stack(images))]
+    except Exception as e:  # facenet-pytorch raises many types on inputs it cannot handle
+        if len(images) == 1:
+            return [(None, f"face detection failed: {reason(e)}")]
+        return [r for im in images for r in _detect_group([im], detect)]

@@ -10,12 +10,17 @@ from PIL import Image
 if TYPE_CHECKING:  # torch stays out of processes that only decode and crop
     import torch
 
+# MTCNN's smallest face, in pixels. Its pyramid scans windows of this size and larger, so an image
+# whose shorter side is under it has no pyramid scale at all, and facenet-pytorch then fails with
+# "torch.cat(): expected a non-empty list of Tensors" (its issue #176) instead of finding no face.
+MIN_FACE = 20
+
 
 def load_mtcnn(device: torch.device | str = "cpu"):
     """facenet-pytorch's MTCNN with its bundled weights, returning faces by confidence."""
     from facenet_pytorch import MTCNN
 
-    return MTCNN(keep_all=True, select_largest=False, device=device)
+    return MTCNN(min_face_size=MIN_FACE, keep_all=True, select_largest=False, device=device)
 
 
 def best_faces(mtcnn, images: Sequence[Image.Image] | np.ndarray) -> list[tuple[np.ndarray | None, float]]:

@@ -9,7 +9,7 @@ that run it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ganlab.errors import ParamsError
 
@@ -28,11 +28,19 @@ class GuardParams:
         for name in ("keep_d", "keep_g", "bounds_d", "bounds_g"):
             v = getattr(self, name)
             if len(v) != 2 or v[0] >= v[1]:
-                raise ParamsError(f"guard.{name} must be [low, high] with low < high, got {v}")
+                raise ParamsError(f"{name} must be [low, high] with low < high, got {v}")
 
 
 @dataclass(frozen=True)
 class ModelParams:
+    """A model's section. Messages name keys bare ("steps must be > 0"): one class serves several
+    sections (cdcgan's extends dcgan's), and params.parse adds the section they were read from."""
+
+    # What the networks can train on, declared here (not on the variant, which needs torch) so that
+    # params.load can check it against prepare's section before any stage runs.
+    resolutions: ClassVar[tuple[int, ...]] = (16, 32, 64, 128, 256)  # image sides the networks can be built at; variants that cannot do all narrow it
+    conditional: ClassVar[bool] = False  # True: G and D take class labels, which prepare.categories gives
+
     steps: int = 2000  # generator updates
     batch_size: int = 64  # real images per discriminator step
     nz: int = 100  # latent size (Kaladjian's WGAN and Razzaq's cDCGAN used 100)
@@ -51,6 +59,15 @@ class ModelParams:
             if not 0 <= getattr(self, name) < 1:
                 raise ParamsError(f"{name} must be in [0, 1), got {getattr(self, name)}")
 
+    def data_problem(self, section: str, resolution: int, categories: int) -> str | None:
+        """Why the model of params section `section` cannot train on what prepare makes (square
+        images of `resolution` px, with `categories` class labels; 0: none), or None."""
+        if resolution not in self.resolutions:
+            return f"prepare.resolution {resolution} cannot be trained by {section}, which takes {', '.join(map(str, self.resolutions))} px"
+        if self.conditional and not categories:
+            return f"{section} is conditional: prepare.categories must list the classes it draws"
+        return None
+
 
 @dataclass(frozen=True)
 class DCGANParams(ModelParams):
@@ -64,6 +81,8 @@ class DCGANParams(ModelParams):
 
 @dataclass(frozen=True)
 class CDCGANParams(DCGANParams):
+    conditional: ClassVar[bool] = True
+
     embed_dim: int = 16  # size of the learned label embedding (Razzaq's report: 16; Brownlee's code: 50)
     lr_g: float = 7e-4  # generator learning rate (Razzaq)
     lr_d: float = 7e-4  # discriminator learning rate (Razzaq)
@@ -78,6 +97,8 @@ class CDCGANParams(DCGANParams):
 
 @dataclass(frozen=True)
 class WGANParams(ModelParams):
+    resolutions: ClassVar[tuple[int, ...]] = (32, 64, 128, 256)  # five stride-2 layers (Kaladjian) need 32 px or more
+
     batch_size: int = 32  # real images per critic step (Kaladjian)
     width: int = 64  # channels of the generator's last / the critic's first conv layer, doubling per layer (DCGAN's 64)
     lr_g: float = 5e-5  # generator learning rate (Arjovsky et al. 2017)
@@ -168,6 +189,12 @@ class ProgressiveParams(ModelParams):
         for name in ("gp_weight", "drift"):
             if getattr(self, name) < 0:
                 raise ParamsError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def data_problem(self, section: str, resolution: int, categories: int) -> str | None:
+        problem = super().data_problem(section, resolution, categories)
+        if problem is None and self.start_resolution > resolution:
+            problem = f"{section}.start_resolution {self.start_resolution} is above prepare.resolution {resolution}"
+        return problem
 
 
 # model name in params.yaml -> its params class; ganlab.models.REGISTRY holds the same names

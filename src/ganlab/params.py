@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -25,6 +26,11 @@ def _positive(where: str, value: float) -> None:
         raise ParamsError(f"{where} must be > 0, got {value}")
 
 
+def _seed(where: str, value: int) -> None:
+    if value < 0:  # numpy's generators refuse negative seeds, and the synthetic faces are drawn with them
+        raise ParamsError(f"{where} must be >= 0, got {value}")
+
+
 @dataclass(frozen=True)
 class DataParams:
     source: Literal["synthetic", "celeba", "lsun_bedroom", "folder"] = "synthetic"  # where the images come from; "synthetic" needs no download
@@ -39,6 +45,7 @@ class DataParams:
     def __post_init__(self) -> None:
         _positive("data.count", self.count)
         _positive("data.max_unpacked_gb", self.max_unpacked_gb)
+        _seed("data.seed", self.seed)
         if self.limit < 0:
             raise ParamsError(f"data.limit must be >= 0, got {self.limit}")
         if self.source == "folder" and not self.path:
@@ -52,7 +59,10 @@ class CropParams:
     min_prob: float = 0.9  # mtcnn: faces MTCNN is less sure of than this are listed as "no face"
     batch_size: int = 16  # images per MTCNN call (equal-size images are batched on one pyramid; 8-16 run fastest on CPU)
     center_fraction: float = 1.0  # center: side of the square as a share of the image's shorter side
-    workers: int = 0  # decoding processes; 0: one per CPU core but one
+    # worker processes; 0: one per CPU core the process may use, where the main process only
+    # collects their results (MTCNN on a CPU, where each worker decodes, detects and crops; the
+    # other modes), and one fewer where it detects meanwhile (MTCNN on a GPU)
+    workers: int = 0
     max_side: int = 2048  # larger images are shrunk to this longer side before detection and cropping
     max_pixels: int = 100_000_000  # images with more pixels are rejected unread (decompression bombs)
 
@@ -77,7 +87,7 @@ class Category:
     def __post_init__(self) -> None:
         from ganlab.data.select import compile_expression  # late: ganlab.data imports this module
 
-        compile_expression(self.where, f"prepare.categories '{self.name}'")
+        compile_expression(self.where, f"prepare.categories '{self.name}' where")
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ class PrepareParams:
     where: str | None = None  # keep only images whose attributes satisfy this expression, e.g. "Attractive"
     max_images: int = 0  # keep the first max_images (by image id) of the selection; 0: all
     categories: list[Category] = field(default_factory=list)  # label i: the first category an image matches; unmatched images are dropped
-    workers: int = 0  # resizing processes; 0: one per CPU core but one
+    workers: int = 0  # resizing processes; 0: one per CPU core the process may use but one (the main process writes the rows)
 
     def __post_init__(self) -> None:
         if self.resolution not in RESOLUTIONS:
@@ -141,6 +151,10 @@ class TrainParams:
             raise ParamsError(f"train.data_share must be in (0, 1], got {self.data_share}")
         if self.keep_snapshots < 0:
             raise ParamsError(f"train.keep_snapshots must be >= 0 (0: keep all), got {self.keep_snapshots}")
+        _seed("train.seed", self.seed)
+        twice = sorted({m for m in self.models if self.models.count(m) > 1})
+        if twice:  # one DVC stage per name: a repeated name would be one stage defined twice
+            raise ParamsError(f"train.models names {', '.join(twice)} more than once")
 
 
 @dataclass(frozen=True)
@@ -165,6 +179,9 @@ class EvaluateParams:
             raise ParamsError("evaluate.fid_samples must be >= 2 (a covariance needs two samples)")
         if self.every < 0:
             raise ParamsError(f"evaluate.every must be >= 0, got {self.every}")
+        if not 0 < self.face_threshold <= 1:  # 0 would count every image, found face or not
+            raise ParamsError(f"evaluate.face_threshold must be in (0, 1], got {self.face_threshold}")
+        _seed("evaluate.seed", self.seed)
 
 
 @dataclass(frozen=True)
@@ -182,6 +199,7 @@ class ClassifyParams:
             _positive(f"classify.{name}", getattr(self, name))
         if not 0 < self.holdout < 1:
             raise ParamsError(f"classify.holdout must be in (0, 1), got {self.holdout}")
+        _seed("classify.seed", self.seed)
 
 
 @dataclass(frozen=True)
@@ -219,6 +237,13 @@ class RenderParams:
             raise ParamsError(f"render.arithmetic must list three groups (a - b + c) or none, got {len(self.arithmetic)}")
         if not self.formats:
             raise ParamsError("render.formats must name at least one of 'gif', 'mp4'")
+        _seed("render.seed", self.seed)
+        from ganlab.data.select import compile_expression  # late: ganlab.data imports this module
+
+        # the syntax now, not after training; the names are checked against the classifier's at render time
+        for key in ("arithmetic", "directions"):
+            for i, text in enumerate(getattr(self, key)):
+                compile_expression(text, f"render.{key}[{i}]")
 
 
 SECTIONS: dict[str, type] = {
@@ -249,6 +274,16 @@ def parse(cls: type, raw: Any, where: str) -> Any:
         return cls(**kwargs)
     except TypeError as e:  # a missing field without default
         raise ParamsError(f"{where}: {e}") from None
+    except ParamsError as e:
+        raise ParamsError(_in_section(str(e), where, names)) from None
+
+
+def _in_section(message: str, where: str, names: list[str]) -> str:
+    """A validation message with its key's section: a model's params class (and the guard
+    within it) can serve several sections, so it names its keys bare ("steps must be > 0"),
+    and the section they were read from ("dcgan.steps") is added here."""
+    first = message.split(" ", 1)[0].split("[", 1)[0]
+    return f"{where}.{message}" if first in names else message
 
 
 def _unknown(full: str, key: str, known: list[str]) -> str:
@@ -277,6 +312,8 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         return parse(hint, value, where)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, float) and not math.isfinite(value):  # nan passes every range check
+        raise ParamsError(f"{where} must be a finite number, got {value}")
     if hint in (int, float, str, bool) and (type(value) is not hint):
         raise ParamsError(f"{where} must be {hint.__name__}, got {value!r}")
     return value
@@ -299,6 +336,8 @@ def read_yaml(path: str | Path) -> dict:
         raise ParamsError(f"params file not found: {path}") from None
     except YAMLError as e:
         raise ParamsError(f"{path} is not valid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:  # ruamel's parser recurses once per level of nesting
+        raise ParamsError(f"{path} nests its values too deeply to read") from None
     if not isinstance(raw, dict):
         raise ParamsError(f"{path} must hold a mapping of sections")
     return raw
@@ -324,6 +363,10 @@ def load(path: str | Path = "params.yaml", models: Mapping[str, type] | None = N
     for name in out["train"].models:
         if name not in models:
             raise ParamsError(f"train.models: unknown model '{name}' (known: {', '.join(models)})")
+    for name in out["train"].models:  # here, not at train time: before crop and prepare have run for nothing
+        problem = out[name].data_problem(name, out["prepare"].resolution, len(out["prepare"].categories))
+        if problem:
+            raise ParamsError(problem)
     return out
 
 

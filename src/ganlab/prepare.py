@@ -79,7 +79,7 @@ def select(ids: list[str], names: list[str], attrs: dict[str, list[int]], partit
     if p.categories:
         labels = np.full(len(ids), -1, dtype=np.int64)
         for k, c in reversed(list(enumerate(p.categories))):  # reversed: the first matching category wins
-            labels[evaluate(c.where, matrix, names, f"prepare.categories '{c.name}'")] = k
+            labels[evaluate(c.where, matrix, names, f"prepare.categories '{c.name}' where")] = k
         keep &= labels >= 0
     index = np.flatnonzero(keep).tolist()
     if p.max_images:

@@ -69,7 +69,16 @@ def reason(e: BaseException) -> str:
     return (f"{type(e).__name__}: {e}".strip().splitlines() or [type(e).__name__])[0]
 
 
-def workers(n: int) -> int:
-    """Worker processes for a `workers` param: 0 means one per CPU core but one (the main
-    process works meanwhile)."""
-    return n or max(1, (os.cpu_count() or 2) - 1)
+def cores() -> int:
+    """CPU cores this process may run on: its affinity mask where the OS has one, which a
+    container's cpuset or taskset makes smaller than os.cpu_count() (all of the machine's)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no affinity mask to read
+        return os.cpu_count() or 1
+
+
+def workers(n: int, main_works: bool = True) -> int:
+    """Worker processes for a `workers` param: 0 means one per available core, but one fewer
+    where the main process works meanwhile (`main_works`); always at least one."""
+    return n or max(1, cores() - main_works)

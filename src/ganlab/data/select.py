@@ -16,6 +16,10 @@ from ganlab.errors import ParamsError
 
 _TOKEN = re.compile(r"\s*(\(|\)|[A-Za-z_][A-Za-z0-9_]*|\S)")
 _KEYWORDS = {"and", "or", "not"}
+# Brackets and `not`s an expression may nest. Parsing and evaluating both recurse once per level
+# (parsing four Python frames per bracket), so a limit far under Python's 1000 frames turns
+# "((((...))))" into a one-line error instead of a RecursionError; no real filter comes near it.
+MAX_DEPTH = 50
 
 # A compiled expression: (attribute matrix (N, A) of -1/1, attribute names) -> bool (N,).
 Predicate = Callable[[np.ndarray, Sequence[str]], np.ndarray]
@@ -27,6 +31,17 @@ def compile_expression(text: str, where: str) -> Predicate:
     if not tokens:
         raise ParamsError(f"{where}: empty attribute expression")
     pos = 0
+    depth = 0
+
+    def nested(parse: Callable[[], Predicate]) -> Predicate:
+        nonlocal depth
+        depth += 1
+        if depth > MAX_DEPTH:
+            raise ParamsError(f"{where}: expression nests brackets and 'not's deeper than {MAX_DEPTH} levels")
+        try:
+            return parse()
+        finally:
+            depth -= 1
 
     def peek() -> str | None:
         return tokens[pos] if pos < len(tokens) else None
@@ -56,14 +71,14 @@ def compile_expression(text: str, where: str) -> Predicate:
     def not_expr() -> Predicate:
         if peek() == "not":
             take()
-            inner = not_expr()
+            inner = nested(not_expr)
             return lambda a, n: ~inner(a, n)
         return atom()
 
     def atom() -> Predicate:
         tok = take()
         if tok == "(":
-            inner = or_expr()
+            inner = nested(or_expr)
             if peek() != ")":
                 raise ParamsError(f"{where}: missing ')' in {text!r}")
             take()

@@ -29,12 +29,17 @@ class Variant:
 
     Params: type[ModelParams] = ModelParams
 
-    conditional: bool = False  # True: G(z, labels) and D(x, labels) take integer class labels
-    resolutions: tuple[int, ...] = (16, 32, 64, 128, 256)  # image sides build() supports; variants that cannot do all narrow it
+    # Declared once, on the params class (see ModelParams), and copied here by __init_subclass__.
+    conditional: bool = ModelParams.conditional  # True: G(z, labels) and D(x, labels) take integer class labels
+    resolutions: tuple[int, ...] = ModelParams.resolutions  # image sides build() supports
     # True: G's step scores the fakes of the D step (DCGAN, pytorch/examples); False: fresh ones
     # (WGAN: the critic steps' fakes are drawn without gradient)
     reuse_fake: bool = False
     double_backward: bool = False  # True: the critic loss differentiates through D twice (a gradient penalty)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.conditional, cls.resolutions = cls.Params.conditional, cls.Params.resolutions
 
     def __init__(self, p: ModelParams):
         self.p = p

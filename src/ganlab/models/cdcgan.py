@@ -72,7 +72,6 @@ class CDCGAN(dcgan.DCGAN):
     follow the data's class frequencies)."""
 
     Params = CDCGANParams
-    conditional = True
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         if num_classes < 1:

@@ -93,7 +93,6 @@ class WGAN(Variant):
     (as Arjovsky et al. draw one per critic step) and each followed by clipping, then one G step."""
 
     Params = WGANParams
-    resolutions = (32, 64, 128, 256)
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         p = self.p
