@@ -177,7 +177,7 @@ class Run:
             self.up = False
             self.lost.append(what)
             reason = " ".join(str(e).split())[:160]
-            print(f"warning: MLflow store {tracking_uri()} unavailable ({type(e).__name__}: {reason}); {self.stage} logs nothing more to MLflow, its DVC outputs and metrics are written as usual", file=sys.stderr)
+            print(f"warning: MLflow store {tracking_uri()} unavailable ({type(e).__name__}: {reason}); {self.stage} logs nothing more to it and what it would have logged is lost to MLflow; its DVC outputs and metrics are written as usual", file=sys.stderr)
             return None
 
     def log_params(self, params: dict) -> None:

@@ -153,7 +153,7 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(reference, killed_
         kills += kills_now
         identical += kills_now
     resumed = (killed_repo / "killed.log").read_text().count("train dcgan: resuming from step")
-    record_fault(f"kill -9 of dvc repro train@dcgan ({episodes} runs, {resumed} resumes)", kills, kills, identical)
+    record_fault(f"kill -9 of dvc repro train@dcgan ({episodes} fresh run{'s' * (episodes > 1)}, {resumed} resumed)", kills, kills, identical)
 
 
 def test_zz_dvc_rwlock_repairs(record_fault):
