@@ -64,8 +64,9 @@ def onet_features(onet: torch.nn.Module, images: np.ndarray) -> np.ndarray:
 
 def random_cnn(device: torch.device | str = "cpu") -> torch.nn.Module:
     """The untrained feature network of the "random_cnn" space: the same weights on every machine."""
-    net = Classifier("attributes", ["none"], _RANDOM_RESOLUTION, _RANDOM_WIDTH)
-    gen = torch.Generator().manual_seed(_RANDOM_SEED)  # the caller's RNG stream is not consumed
+    with torch.random.fork_rng(devices=[]):  # building runs PyTorch's default init: the caller's RNG is not consumed
+        net = Classifier("attributes", ["none"], _RANDOM_RESOLUTION, _RANDOM_WIDTH)
+    gen = torch.Generator().manual_seed(_RANDOM_SEED)
     with torch.no_grad():
         for m in net.modules():
             if isinstance(m, torch.nn.Conv2d):
