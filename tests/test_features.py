@@ -148,3 +148,14 @@ def test_pick_by_the_offline_distance_without_fid():
     assert (row["step"], by) == (1500, "fd_onet") and "not FID" in why and "0.2" in why
     assert pick(curve[:2], "best")[0]["step"] == 500  # by face rate alone, the collapse would win
     assert pick([{**r, "fid": 9.0} for r in curve], "best", offline="fd_onet")[1] == "fid"  # FID first where there is one
+
+
+def test_bad_params_name_their_key():
+    from ganlab.params import EvaluateParams, ParamsError, RenderParams
+
+    with pytest.raises(ParamsError, match="evaluate.nearest_k"):
+        EvaluateParams(nearest_k=0)
+    with pytest.raises(ParamsError, match=r"evaluate.feature_samples must be > evaluate.nearest_k \(3\)"):
+        EvaluateParams(feature_samples=3)
+    with pytest.raises(ParamsError, match="render.arithmetic_noise"):
+        RenderParams(arithmetic_noise=-0.1)

@@ -153,7 +153,7 @@ class EvaluateParams:
     batch_size: int = 50  # images per generator / Inception forward pass
     seed: int = 123  # seeds the latent vectors of the evaluated samples
     every: int = 1  # score every k-th training snapshot (the FID curve); 0: the final weights only
-    select: Literal["best", "last"] = "best"  # the snapshot behind every output: best by FID (face rate without FID), or the last
+    select: Literal["best", "last"] = "best"  # the snapshot behind every output: best by FID (by the offline Fréchet distance fd_<space> without FID), or the last
     class_samples: int = 200  # conditional models: generated images per category for the conditionality accuracy
     faces: bool | None = None  # whether the data are faces (face rate, ONet features); null: from data.source (lsun_bedroom is not, the others are)
     feature_samples: int = 500  # offline distribution metrics (fd_, precision_, recall_; not FID): generated images, and real images in each of two halves
