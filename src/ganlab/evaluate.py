@@ -119,15 +119,19 @@ def evaluate(
 
     with open_dataset(data_path) as data:
         # only the images scored are read, never the whole set: the offline metrics' two real
-        # halves (even rows: the reference; odd rows: the held-out floor) and the face-rate rows
+        # halves (even rows: the reference; odd rows: the held-out floor), a batch at a time,
+        # and the face-rate rows
         n = min(p.feature_samples, len(data) // 2)
         if n <= p.nearest_k:
             raise GanlabError(f"{len(data)} real images are too few for evaluate.nearest_k={p.nearest_k}: each real half needs more than {p.nearest_k}")
-        real = data.rows[: 2 * n]
+        ref, held = [], []
+        for i in range(0, 2 * n, 2 * p.batch_size):  # an even step: every batch starts on an even row
+            batch = data.rows[i : min(i + 2 * p.batch_size, 2 * n)]
+            ref.append(extract(batch[0::2]))
+            held.append(extract(batch[1::2]))
+        ref, held = np.concatenate(ref), np.concatenate(held)  # (n, D) each
         real_faces = data.rows[: p.face_samples] if is_faces else None
-    ref = features.features_of_array(extract, real[0::2], p.batch_size)  # (n, D)
-    floor = features.distribution_metrics(ref, features.features_of_array(extract, real[1::2], p.batch_size), space, p.nearest_k)
-    del real
+    floor = features.distribution_metrics(ref, held, space, p.nearest_k)
 
     z_fid = latents(p.fid_samples, meta["nz"], p.seed)
     z_face = latents(p.face_samples, meta["nz"], p.seed + 1)
