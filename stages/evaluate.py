@@ -1,14 +1,20 @@
-"""DVC stage evaluate: FID and face rate over one model's snapshots; the best becomes --out."""
+"""DVC stage evaluate: FID, face rate and offline distribution metrics over one model's snapshots; the best becomes --out."""
 
 from ganlab import cli, params
 from ganlab.model_params import MODEL_PARAMS
-from ganlab.evaluate import evaluate
+from ganlab.evaluate import data_is_faces, evaluate
 
 
 def main() -> None:
     a = cli.stage_args(__doc__, "model", "data", "stats", "classifier", "out", "metrics", "info", "curve")
-    m = evaluate(a.model, a.data, a.stats, a.out, a.metrics, a.curve, params.load(a.params, MODEL_PARAMS)["evaluate"], a.classifier, info_path=a.info)
-    print(f"evaluate: step {m['selected_step']} picked by {m['selected_by']}: fid={m['fid']} face_rate={m['face_rate']} (real {m['face_rate_real']})")
+    p = params.load(a.params, MODEL_PARAMS)
+    faces = data_is_faces(p["evaluate"].faces, p["data"].source)
+    m = evaluate(a.model, a.data, a.stats, a.out, a.metrics, a.curve, p["evaluate"], a.classifier, info_path=a.info, faces=faces)
+    space = "onet" if faces[0] else "random_cnn"
+    print(
+        f"evaluate: step {m['selected_step']} picked by {m['selected_by']}: fid={m['fid']} face_rate={m['face_rate']} (real {m['face_rate_real']})"
+        f" fd_{space}={m[f'fd_{space}']} (real {m[f'fd_{space}_real']}) recall_{space}={m[f'recall_{space}']} (real {m[f'recall_{space}_real']})"
+    )
 
 
 if __name__ == "__main__":

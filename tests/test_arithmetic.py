@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from ganlab import classifier
-from ganlab.arithmetic import BAND, GAP, PAD, SWEEP_BASES, Group, Samples, arithmetic, arithmetic_figure, direction, direction_sweep, find_group, on_shell, read_samples, render_arithmetic, result_label
+from ganlab.arithmetic import BAND, GAP, PAD, SWEEP_BASES, Group, Reading, Samples, arithmetic, arithmetic_figure, direction, direction_sweep, find_group, on_shell, read_result, read_samples, render_arithmetic, result_label, target
 from ganlab.errors import GanlabError
 from ganlab.generator import generate, latents
 from ganlab.models import REGISTRY
@@ -206,7 +206,8 @@ def test_arithmetic_figure_returns_the_result(dcgan):
     G, meta, folder, _ = dcgan
     s = read_samples(G, meta, folder, 200, seed=3)
     groups = [find_group(s, e, 3, e) for e in ("Bright", "not Bright", "Red")]
-    figure, result = arithmetic_figure(G, groups, factor=1)
+    figure, result, reading = arithmetic_figure(G, groups, factor=1)
+    assert reading is None  # nothing asked to read it
     assert torch.equal(result, groups[0].z.mean(0) - groups[1].z.mean(0) + groups[2].z.mean(0))
     assert figure.shape == (4 * (BAND + RES + PAD), 3 * (RES + PAD) + GAP + RES, 3)
     assert np.array_equal(figure[BAND : BAND + RES, : RES], groups[0].images[0])  # a's surest member first
@@ -291,8 +292,71 @@ def test_render_of_an_untrained_generator_skips_the_arithmetic(tmp_path, dcgan, 
                      metrics_path=tmp_path / "render.json", info_path=tmp_path / "render_info.json")
     assert set(written) == {"interp_lerp.gif", "interp_slerp.gif", "strip.png", "direction_Red.gif"}
     assert not (tmp_path / "out" / "arithmetic.png").exists()
-    assert json.loads((tmp_path / "render.json").read_text()) == {"figures": 4, "skipped": ["arithmetic.png"]}
+    assert json.loads((tmp_path / "render.json").read_text()) == {"figures": 4, "skipped": ["arithmetic.png"], "arithmetic_hit": None}
     why = json.loads((tmp_path / "render_info.json").read_text())["skipped_why"]
     assert list(why) == ["arithmetic.png"] and "'Bright and not Bright'" in why["arithmetic.png"]
     warnings = [line for line in capfd.readouterr().err.splitlines() if line.startswith("warning: render: skipped")]
     assert len(warnings) == 1 and "arithmetic.png" in warnings[0]
+
+
+# --- does the arithmetic show what it claims ----------------------------------------------------
+
+
+def result_row(figure: np.ndarray, size: int, cells: int) -> list[np.ndarray]:
+    """The variations in the last row of an arithmetic figure, as drawn."""
+    y = 3 * (BAND + size + PAD) + BAND
+    return [figure[y : y + size, i * (size + PAD) : i * (size + PAD) + size] for i in range(cells)]
+
+
+def test_the_variations_of_the_result_vary(dcgan):
+    """Radford et al.'s noise on the result: every variation differs from every other, by a share of
+    what tells independent samples apart; without noise they are one image repeated."""
+    G, meta, folder, _ = dcgan
+    s = read_samples(G, meta, folder, 300, seed=5)
+    groups = [find_group(s, e, 6, e) for e in ("Bright and not Red", "not Bright and not Red", "not Bright and Red")]
+    rows = {noise: result_row(arithmetic_figure(G, groups, factor=1, noise=noise)[0], RES, 6) for noise in (0.0, 0.5)}
+    assert all(np.array_equal(v, rows[0.0][0]) for v in rows[0.0])
+    varied = np.stack(rows[0.5]).astype(float)  # (6, H, W, 3)
+    gaps = [np.abs(varied[i] - varied[j]).mean() for i in range(6) for j in range(i + 1, 6)]
+    samples = images_of(G, latents(6, NZ, 99)).astype(float)
+    apart = np.mean([np.abs(samples[i] - samples[j]).mean() for i in range(6) for j in range(i + 1, 6)])
+    assert min(gaps) > 0.1 * apart, (min(gaps), apart)
+
+
+def test_target_is_the_arithmetic_on_the_groups_attributes():
+    s = hand_samples(present=[[1, 0], [1, 0], [0, 0], [0, 0], [0, 1], [0, 1]], certainty=np.ones((6, 2)))
+    smiling_woman, neutral_woman, neutral_man = (find_group(s, e, None, e) for e in ("Smiling and not Male", "not Smiling and not Male", "not Smiling and Male"))
+    assert target(s, [smiling_woman, neutral_woman, neutral_man]) == {"Male": True, "Smiling": True}
+    assert target(s, [smiling_woman, smiling_woman, neutral_man]) == {"Male": True, "Smiling": False}  # a - a + c: c
+    assert target(s, [neutral_man, neutral_woman, neutral_woman]) == {"Male": True, "Smiling": False}
+    miss = Reading({"Smiling": True, "Male": True}, {"Smiling": 0.3, "Male": 0.9}, 0.2, 10)
+    assert miss.missed and miss.caption() == "MISSED: only 2 of 10 read as Smiling and Male (Smiling 30%, Male 90%)"
+    hit = Reading({"Smiling": True, "Male": False}, {"Smiling": 1.0, "Male": 0.8}, 0.8, 5)
+    assert not hit.missed and hit.caption() == "4 of 5 read as Smiling and not Male (Smiling 100%, Male 80%)"
+
+
+def test_identity_arithmetic_is_read_as_c(tmp_path, dcgan, monkeypatch):
+    """a - a + c = c: the result images are read as c's group, through the render stage, and the
+    reading goes to render.json (arithmetic_hit) and render_info.json."""
+    from ganlab.render import render
+
+    G, meta, folder, _ = dcgan
+    c = "not Bright and Red"
+    s = read_samples(G, meta, folder, SMALL["arithmetic_samples"], 7)
+    groups = [find_group(s, e, SMALL["group_size"], e) for e in ("Bright and not Red", "Bright and not Red", c)]
+    images = images_of(G, on_shell(arithmetic(*(g.z for g in groups)))[None])
+    assert read_result(images, s, groups, folder).target == {"Bright": False, "Red": True}
+
+    model = tmp_path / "model"
+    model.mkdir()
+    torch.save(G.state_dict(), model / "generator.pt")
+    (model / "model.json").write_text(json.dumps({**meta, "resolution": RES, "channels": 3, "params": {"width": 8, "nz": NZ}}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    p = RenderParams(arithmetic=["Bright and not Red", "Bright and not Red", c], directions=[], points=2, frames_per_transition=2,
+                     hold_frames=0, grid=0, strip_steps=3, progress=False, **SMALL)
+    render(model, tmp_path / "out", p, classifier_dir=folder, progress=False, metrics_path=tmp_path / "render.json", info_path=tmp_path / "render_info.json")
+    hit = json.loads((tmp_path / "render.json").read_text())["arithmetic_hit"]
+    reading = json.loads((tmp_path / "render_info.json").read_text())["arithmetic_reading"]
+    assert reading["target"] == "not Bright and Red" and reading["images"] == 1 + p.group_size and reading["noise"] == p.arithmetic_noise
+    assert hit == reading["hit"] >= 0.6 and not reading["missed"], reading

@@ -76,3 +76,49 @@ def test_completeness_is_the_variants_call():
     assert variant.complete(G)
     dcgan = REGISTRY["dcgan"](REGISTRY["dcgan"].Params(width=8, nz=16))
     assert dcgan.complete(dcgan.build(16)[0])
+
+
+def test_evaluate_data_that_are_not_faces(tmp_path, monkeypatch):
+    """LSUN bedrooms and the like: no face rate (null, with the reason), the offline metrics in the
+    untrained random CNN's features, the real floor beside them, the snapshot picked by fd."""
+    import json
+
+    import numpy as np
+    import torch
+
+    from ganlab import fid
+    from ganlab.dataset import save_dataset
+    from ganlab.evaluate import evaluate
+    from ganlab.folder import ModelFolder
+    from ganlab.models import REGISTRY
+    from ganlab.params import EvaluateParams
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    variant = REGISTRY["dcgan"](REGISTRY["dcgan"].Params(width=8, nz=8))
+    G, _ = variant.build(16)
+    folder = ModelFolder(tmp_path / "model")
+    folder.make_dirs()
+    folder.write_meta({"model": "dcgan", "nz": 8, "resolution": 16, "channels": 3, "params": {"width": 8, "nz": 8}})
+    folder.write_weights(G.state_dict())
+    for step in (2, 4):
+        folder.write_snapshot(step, G.state_dict(), complete=True)
+    rng = np.random.default_rng(0)
+    save_dataset(tmp_path / "rooms.npz", rng.integers(0, 256, (30, 16, 16, 3), dtype=np.uint8))
+    fid.save_stats(tmp_path / "stats.npz", np.zeros(0), np.zeros((0, 0)), {"dataset": "rooms.npz", "images": 30, "resolution": 16, "weights": "none", "available": False, "reason": "offline"})
+
+    p = EvaluateParams(fid_samples=4, face_samples=4, feature_samples=12, batch_size=8)
+    m = evaluate(folder.path, tmp_path / "rooms.npz", tmp_path / "stats.npz", tmp_path / "best", tmp_path / "evaluate.json",
+                 tmp_path / "curve.csv", p, progress=False, info_path=tmp_path / "info.json", faces=(False, "data.source is lsun_bedroom"))
+    ev, info = json.loads((tmp_path / "evaluate.json").read_text()), json.loads((tmp_path / "info.json").read_text())
+    assert ev["face_rate"] is None and ev["face_rate_real"] is None and "lsun_bedroom" in info["face_rate_unavailable"]
+    assert {"fd_random_cnn", "recall_random_cnn", "fd_random_cnn_real", "precision_random_cnn_real"} <= set(ev)
+    assert not any(k.endswith("_onet") for k in ev) and "NOT FID" in info["distribution_protocol"]
+    assert "12 generated images vs 12 real ones" in info["distribution_protocol"]  # feature_samples: 12 of 30 in each half
+    assert info["selected_by"] == "fd_random_cnn" and m["selected_step"] == 4  # equal weights: the tie goes to the later one
+    curve = (tmp_path / "curve.csv").read_text().splitlines()
+    assert curve[0] == "step,fid,face_rate,fd_random_cnn,precision_random_cnn,recall_random_cnn,grown" and len(curve) == 3
+    assert curve[1].split(",")[1:3] == ["", ""]  # no FID, no face rate
+    # an untrained generator is far from the data; one real half is near the other
+    assert ev["fd_random_cnn"] > ev["fd_random_cnn_real"] and ev["recall_random_cnn"] < ev["recall_random_cnn_real"]

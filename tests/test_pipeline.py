@@ -55,9 +55,12 @@ def test_metrics(repo):
     info = yaml.safe_load((repo / "metrics/dcgan/train_info.json").read_text())  # diagnostics, not DVC metrics
     assert {"weights_digest", "device", "final_loss_d"} <= set(info)
     ev = yaml.safe_load((repo / "metrics/dcgan/evaluate.json").read_text())
-    assert set(ev) == {"fid", "face_rate", "face_rate_real", "selected_step"}
+    onet = {"fd_onet", "precision_onet", "recall_onet"}
+    assert set(ev) == {"fid", "face_rate", "face_rate_real", "selected_step", *onet, *(f"{k}_real" for k in onet)}
+    assert all(0 <= ev[k] <= 1 for k in ("precision_onet", "recall_onet", "precision_onet_real", "recall_onet_real"))
     ev_info = yaml.safe_load((repo / "metrics/dcgan/evaluate_info.json").read_text())
-    assert {"fid_protocol", "selected_by", "snapshots_scored"} <= set(ev_info)
+    assert {"fid_protocol", "distribution_protocol", "selected_by", "snapshots_scored"} <= set(ev_info)
+    assert "NOT FID" in ev_info["distribution_protocol"] and ev_info["faces"]["faces"] is True
     shown = dvc_json(repo, "metrics", "show")
     files = {f for r in shown.values() for f in r.get("data", {})}
     assert "metrics/dcgan/train.json" in files and not any(f.endswith("_info.json") for f in files)
@@ -66,7 +69,7 @@ def test_metrics(repo):
     history = (repo / "metrics/dcgan/losses.csv").read_text().splitlines()
     assert history[0].startswith("step,loss_d,loss_g") and len(history) == 1 + 3
     curve = (repo / "metrics/dcgan/curve.csv").read_text().splitlines()
-    assert curve[0] == "step,fid,face_rate,grown" and [row.split(",")[0] for row in curve[1:]] == ["3", "6"]
+    assert curve[0] == "step,fid,face_rate,fd_onet,precision_onet,recall_onet,grown" and [row.split(",")[0] for row in curve[1:]] == ["3", "6"]
     assert ev["selected_step"] in (3, 6) and ev_info["selected_by"] == "fid" and ev_info["snapshots_scored"] == 2
     fids = {int(row.split(",")[0]): float(row.split(",")[1]) for row in curve[1:]}  # dcgan: every row grown
     assert ev["fid"] == min(fids.values()) and fids[ev["selected_step"]] == ev["fid"]
@@ -105,9 +108,10 @@ def test_mlflow_run(repo):
     runs = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
     assert len(runs) == 1
     run = runs[0]
-    assert {"loss_d", "loss_g", "fid", "face_rate", "face_rate_real"} <= set(run.data.metrics)
+    assert {"loss_d", "loss_g", "fid", "face_rate", "face_rate_real", "fd_onet", "recall_onet_real"} <= set(run.data.metrics)
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss_d")] == [2, 4, 6]
     assert [m.step for m in client.get_metric_history(run.info.run_id, "curve_fid")] == [3, 6]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "curve_recall_onet")] == [3, 6]
     assert "model/generator.pt" in {a.path for a in client.list_artifacts(run.info.run_id, "model")}
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "render")}
     assert "render/interp_slerp.gif" in artifacts

@@ -29,7 +29,8 @@ EVAL = {
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    for model, ev in (("dcgan", EVAL), ("wgan_gp", {**EVAL, "fid": 12.3456, "selected_by": "fid"})):
+    offline = {"fd_onet": 1.281, "precision_onet": 0.007, "recall_onet": 0.0, "fd_onet_real": 0.03103, "precision_onet_real": 0.893, "recall_onet_real": 0.93}
+    for model, ev in (("dcgan", {**EVAL, **offline, "selected_by": "fd_onet"}), ("wgan_gp", {**EVAL, "fid": 12.3456, "selected_by": "fid"})):
         folder = tmp_path / "metrics" / model
         # as the stages write them: compared numbers in <stage>.json, the rest in <stage>_info.json
         write_split(TRAIN, TRAIN_COMPARED, folder / "train.json", folder / "train_info.json")
@@ -53,7 +54,8 @@ def test_table_rows_follow_train_models(project):
     assert [r.split(" | ")[0] for r in rows] == ["| wgan_gp", "| dcgan"]
     assert "12.35" in rows[0] and "n/a (no Inception weights)" in rows[1]
     assert "5.3 min on CPU, 2 cores" in rows[1] and "0.985 of 200 (real 0.980)" in rows[1]
-    assert "step 1000 of 1500, by face rate" in rows[1] and "1000 generated vs 1940 real" in rows[1]
+    assert "step 1000 of 1500, by fd_onet" in rows[1] and "1000 generated vs 1940 real" in rows[1]
+    assert "onet: 1.281 / 0.01 / 0.00 (real 0.03103 / 0.89 / 0.93)" in rows[1] and "n/a (not measured by this run)" in rows[0]
     assert results.main(args(project, "--check")) == 0
 
 

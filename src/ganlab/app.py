@@ -167,7 +167,7 @@ def cmd_arithmetic(args: argparse.Namespace) -> list[Path]:
         G, meta = load(args, folder)
     from ganlab.arithmetic import render_arithmetic
 
-    return list(render_arithmetic(G, meta, args.classifier, p, args.out).values())
+    return list(render_arithmetic(G, meta, args.classifier, p, args.out, on_read=lambda r: print(f"a - b + c {r.caption()}")).values())
 
 
 def cmd_progress(args: argparse.Namespace) -> list[Path]:

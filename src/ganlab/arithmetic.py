@@ -39,7 +39,6 @@ from ganlab.io import atomic_path
 from ganlab.params import RenderParams
 
 SWEEP_BASES = 4  # base faces side by side in a direction sweep
-NOISE = 0.25  # the result's variations: uniform noise of +-0.25 added to it, as Radford et al. showed
 PAD, GAP, BAND = 4, 16, 16  # figure layout in pixels: between cells, before the mean column, text band above a row
 _KEYWORDS = {"and", "or", "not"}
 
@@ -98,32 +97,48 @@ def read_samples(G: torch.nn.Module, meta: dict, clf_dir: str | Path, n: int, se
     must be there; the attribute classifier is optional for them (expressions may then name only
     categories). Unconditional models need the attribute classifier.
     """
-    device = next(G.parameters()).device
     k = int(meta.get("num_classes", 0))
     z = latents(n, meta["nz"], seed)  # (N, nz)
     labels = torch.arange(n) % k if k else None  # (N,): every category equally often
     images = _images(G, z, labels)
-    present, certainty, names = [], [], []
+    attributes, categories, names = _read(images, clf_dir, k, next(G.parameters()).device)
+    present, certainty = [], []
+    if attributes is not None:
+        present.append((attributes > 0.5).astype(np.int8))
+        certainty.append(np.maximum(attributes, 1 - attributes))  # the probability of the value read
+    usable = np.ones(n, dtype=bool)
+    if k:
+        onehot = np.eye(k, dtype=np.int8)[labels.numpy()]  # (N, K)
+        # only faces that visibly obey their label: a group's mean then shows its category
+        usable = categories.argmax(1) == labels.numpy()
+        present.append(onehot)
+        certainty.append(np.where(onehot == 1, categories, 1 - categories))
+    present, certainty = np.concatenate(present, 1), np.concatenate(certainty, 1).astype(np.float32)
+    return Samples(z, labels, images, present, certainty, names, names[len(names) - k :] if k else [], usable)
+
+
+def _read(images: np.ndarray, clf_dir: str | Path, k: int, device) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
+    """The classifiers' probabilities for uint8 images: attributes (N, A) (None for a conditional
+    model without an attribute classifier), categories (N, K) (None for k = 0), and the column
+    names, attributes then categories."""
+    attributes = categories = None
+    names: list[str] = []
     if not k or classifier.exists(clf_dir, "attributes"):
         clf = classifier.load_classifier(clf_dir, "attributes", device)
-        prob = clf.predict(images)  # (N, A)
-        present.append((prob > 0.5).astype(np.int8))
-        certainty.append(np.maximum(prob, 1 - prob))  # the probability of the value read
+        attributes = clf.predict(images)  # (N, A)
         names += clf.names
-    usable = np.ones(n, dtype=bool)
     if k:
         clf = classifier.load_classifier(clf_dir, "categories", device)
         if len(clf.names) != k:
             raise GanlabError(f"the category classifier in {clf_dir} knows {len(clf.names)} categories, the model {k}")
-        prob = clf.predict(images)  # (N, K)
-        onehot = np.eye(k, dtype=np.int8)[labels.numpy()]  # (N, K)
-        # only faces that visibly obey their label: a group's mean then shows its category
-        usable = prob.argmax(1) == labels.numpy()
-        present.append(onehot)
-        certainty.append(np.where(onehot == 1, prob, 1 - prob))
+        categories = clf.predict(images)  # (N, K)
         names += clf.names
-    present, certainty = np.concatenate(present, 1), np.concatenate(certainty, 1).astype(np.float32)
-    return Samples(z, labels, images, present, certainty, names, names[len(names) - k :] if k else [], usable)
+    return attributes, categories, names
+
+
+def _names_in(expression: str) -> list[str]:
+    """The attribute and category names an expression uses, sorted."""
+    return sorted({t for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression) if t not in _KEYWORDS})
 
 
 def find_group(samples: Samples, expression: str, size: int | None, where: str) -> Group:
@@ -142,8 +157,7 @@ def find_group(samples: Samples, expression: str, size: int | None, where: str) 
             f"{where}: none of the {usable} usable generated images is read as {expression!r}"
             " (raise render.arithmetic_samples, train longer, or pick another expression)"
         )
-    used = sorted({t for t in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression) if t not in _KEYWORDS})
-    columns = [samples.names.index(t) for t in used]
+    columns = [samples.names.index(t) for t in _names_in(expression)]
     confidence = samples.certainty[:, columns].min(1)  # (N,)
     rows = np.flatnonzero(match)
     rows = rows[np.argsort(-confidence[rows], kind="stable")][:size]  # stable: ties keep sample order
@@ -178,17 +192,97 @@ def _majority(g: Group) -> torch.Tensor | None:
     return None if g.labels is None else torch.bincount(g.labels).argmax().view(1)  # (1,)
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What the attribute (and category) classifier reads in the result images of a - b + c."""
+
+    target: dict[str, bool]  # column -> the value a - b + c should show (present or absent)
+    shares: dict[str, float]  # column -> share of the result images read with the target value
+    hit: float | None  # share read with the target value in every column; None: no target
+    images: int  # result images read: the result and its variations
+
+    @property
+    def expression(self) -> str:
+        """The target as an expression, e.g. "Smiling and Male"."""
+        return " and ".join(name if on else f"not {name}" for name, on in self.target.items())
+
+    @property
+    def missed(self) -> bool:
+        """Fewer than half of the result images show the target: the arithmetic did not work."""
+        return self.hit is not None and self.hit < 0.5
+
+    def caption(self) -> str:
+        if self.hit is None:
+            return "nothing to read: the groups give the result no attribute value"
+        per = ", ".join(f"{name} {share:.0%}" for name, share in self.shares.items())
+        verdict = "MISSED: only " if self.missed else ""
+        return f"{verdict}{round(self.hit * self.images)} of {self.images} read as {self.expression} ({per})"
+
+    def metrics(self) -> dict:
+        return {"target": self.expression, "hit": self.hit, "shares": self.shares, "images": self.images, "missed": self.missed}
+
+
+def target(samples: Samples, groups: Sequence[Group], label: int | None = None) -> dict[str, bool]:
+    """The value each attribute named in the groups' expressions should take in a - b + c.
+
+    The arithmetic on the groups' shares of it: share(a) - share(b) + share(c), present above
+    0.5, absent below, no target at exactly 0.5. (smiling, female) - (neutral, female) +
+    (neutral, male) gives Smiling 1 - 0 + 0 and Male 0 - 0 + 1; a - a + c gives c's values.
+    Category names (conditional models) take the label the result is drawn with (result_label).
+    """
+    a, b, c = groups
+    out: dict[str, bool] = {}
+    for name in sorted({n for g in groups for n in _names_in(g.expression)}):
+        if name in samples.categories:
+            out[name] = label is not None and samples.categories[label] == name
+            continue
+        col = samples.names.index(name)
+        share = lambda g: float(samples.present[g.index, col].mean())  # noqa: E731
+        t = share(a) - share(b) + share(c)
+        if not np.isclose(t, 0.5):
+            out[name] = bool(t > 0.5)
+    return out
+
+
+def read_result(images: np.ndarray, samples: Samples, groups: Sequence[Group], clf_dir: str | Path, label: int | None = None, device="cpu") -> Reading:
+    """Read the result images of a - b + c with the classifiers that found the groups; compare
+    with `target`."""
+    want = target(samples, groups, label)
+    if not want:
+        return Reading({}, {}, None, len(images))
+    attributes, categories, names = _read(images, clf_dir, len(samples.categories), device)
+    seen = []
+    if attributes is not None:
+        seen.append(attributes > 0.5)
+    if categories is not None:
+        seen.append(np.eye(categories.shape[1], dtype=bool)[categories.argmax(1)])  # the category read
+    seen = np.concatenate(seen, 1)  # (n, C) in the columns of `names`
+    match = seen[:, [names.index(n) for n in want]] == np.array(list(want.values()))  # (n, T)
+    shares = {n: round(float(match[:, i].mean()), 4) for i, n in enumerate(want)}
+    return Reading(want, shares, round(float(match.all(1).mean()), 4), len(images))
+
+
 def arithmetic_figure(
-    G: torch.nn.Module, groups: Sequence[Group], categories: Sequence[str] = (), factor: int = 2, seed: int = 0
-) -> tuple[np.ndarray, torch.Tensor]:
+    G: torch.nn.Module,
+    groups: Sequence[Group],
+    categories: Sequence[str] = (),
+    factor: int = 2,
+    seed: int = 0,
+    noise: float = 0.5,
+    read: Callable[[np.ndarray, int | None], Reading] | None = None,
+) -> tuple[np.ndarray, torch.Tensor, Reading | None]:
     """Radford et al.'s figure for groups (a, b, c): one row per group, its members then (after a
     gap) the face of its mean latent vector (on the shell, see on_shell), and a last row with
-    the face of a - b + c in the mean column and variations of it (plus uniform noise of
-    +-NOISE) beside it.
+    the face of a - b + c in the mean column and variations of it beside it: the result plus
+    uniform noise of +-`noise` per dimension, put back on the shell (Radford et al. added
+    +-0.25 to z drawn from U(-1, 1), whose spread is 0.58; z here is standard normal).
 
-    Returns the figure, uint8 (H, W, 3) with each face enlarged `factor` times, and the result
-    vector (nz,). Conditional groups (`categories`: the model's category names) draw their mean
-    face with their most common label and the result with `result_label`.
+    `read(images, label)` reads the result images (the result first, then the variations) and
+    its caption goes onto the last row: what they are read as, and whether that missed.
+    Returns the figure, uint8 (H, W, 3) with each face enlarged `factor` times, the result
+    vector (nz,) and the reading (None without `read`). Conditional groups (`categories`: the
+    model's category names) draw their mean face with their most common label and the result
+    with `result_label`.
     """
 
     a, b, c = groups
@@ -196,15 +290,17 @@ def arithmetic_figure(
     size = max(len(g.index) for g in groups)
     conditional = a.labels is not None
     label = torch.tensor([result_label(a, b, c, len(categories))]) if conditional else None
-    noise = (torch.rand(size, result.numel(), generator=torch.Generator().manual_seed(seed)) * 2 - 1) * NOISE  # (size, nz)
+    jitter = (torch.rand(size, result.numel(), generator=torch.Generator().manual_seed(seed)) * 2 - 1) * noise  # (size, nz)
     rows = []
     for sign, g in zip(("a: ", "- b: ", "+ c: "), groups):
         mean = _images(G, on_shell(g.z.mean(0, keepdim=True)), _majority(g))[0]
         rows.append((f"{sign}{g.expression}  ({g.matches} found, {len(g.index)} shown)", list(g.images), mean))
     drawn = on_shell(result)
-    variations = _images(G, drawn + noise, label.repeat(size) if conditional else None)
-    text = "= a - b + c" + (f", drawn as {categories[int(label)]}" if conditional else "")
-    rows.append((text, list(variations), _images(G, drawn[None], label)[0]))
+    variations = _images(G, on_shell(drawn + jitter), label.repeat(size) if conditional else None)
+    face = _images(G, drawn[None], label)[0]
+    reading = read(np.concatenate([face[None], variations]), int(label) if conditional else None) if read is not None else None
+    text = "= a - b + c" + (f", drawn as {categories[int(label)]}" if conditional else "") + (f": {reading.caption()}" if reading else "")
+    rows.append((text, list(variations), face))
 
     h, w = (s * factor for s in a.images.shape[1:3])
     width = size * (w + PAD) + GAP + w
@@ -216,7 +312,7 @@ def arithmetic_figure(
         for i, face in enumerate(faces):
             canvas.paste(Image.fromarray(upscale(face[None], factor)[0]), (i * (w + PAD), y + BAND))
         canvas.paste(Image.fromarray(upscale(mean[None], factor)[0]), (width - w, y + BAND))
-    return np.asarray(canvas), result
+    return np.asarray(canvas), result, reading
 
 
 def direction_sweep(G: torch.nn.Module, d: torch.Tensor, bases: torch.Tensor, labels: torch.Tensor | None, frames: int, reach: float) -> np.ndarray:
@@ -241,6 +337,7 @@ def render_arithmetic(
     p: RenderParams,
     out_dir: str | Path,
     on_missing: Callable[[str, NoGroup], None] | None = None,
+    on_read: Callable[[Reading], None] | None = None,
 ) -> dict[str, Path]:
     """Write arithmetic.png (render.arithmetic, a - b + c) and direction_<attr>.gif for each of
     render.directions into out_dir, using the classifiers in clf_dir; return name -> path.
@@ -248,7 +345,8 @@ def render_arithmetic(
     Nothing is generated when both lists are empty (e.g. for data without attributes).
     A figure whose group no generated face belongs to (a weak model) raises NoGroup; given
     `on_missing`, it is called with the figure's file name and the error instead, and the other
-    figures are made.
+    figures are made. `on_read` is given the classifier's reading of the result images (see
+    Reading), which is also the figure's caption.
     A direction is mean(z with it) - mean(z without it) over every usable sample, not just
     group_size: the more faces, the more the other attributes cancel out.
     """
@@ -267,7 +365,11 @@ def render_arithmetic(
                 raise
             on_missing("arithmetic.png", e)
         else:
-            figure, _ = arithmetic_figure(G, groups, samples.categories, p.upscale, p.seed)
+            device = next(G.parameters()).device
+            read = lambda images, label: read_result(images, samples, groups, clf_dir, label, device)  # noqa: E731
+            figure, _, reading = arithmetic_figure(G, groups, samples.categories, p.upscale, p.seed, p.arithmetic_noise, read)
+            if on_read is not None:
+                on_read(reading)
             written["arithmetic.png"] = out_dir / "arithmetic.png"
             with atomic_path(written["arithmetic.png"]) as tmp:
                 iio.imwrite(tmp, figure, extension=".png")

@@ -1,4 +1,5 @@
-"""The evaluate stage: FID and face rate over training snapshots, and the pick of the best one.
+"""The evaluate stage: FID, face rate and the offline distribution metrics over training
+snapshots, and the pick of the best one.
 
 Łukaszyk and Wrona tracked FID by hand across checkpoints and the others chose theirs by eye or by critic
 loss; here every k-th snapshot is scored, the curve becomes a DVC plot and an MLflow metric
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ganlab import fid, tracking
+from ganlab import features, fid, tracking
 from ganlab.dataset import open_dataset
 from ganlab.errors import GanlabError
 from ganlab.faces import face_rate, load_mtcnn
@@ -23,8 +24,22 @@ from ganlab.generator import generate, latents, pick_device
 from ganlab.io import atomic_dir, write_csv, write_split
 from ganlab.params import EvaluateParams
 
-# evaluate.json, a DVC metric: what experiments are compared by (the rest goes to evaluate_info.json)
-COMPARED = ("fid", "face_rate", "face_rate_real", "selected_step", "class_accuracy_generated", "class_accuracy_chance", "class_accuracy_real")
+# evaluate.json, a DVC metric: what experiments are compared by (the rest goes to evaluate_info.json);
+# each feature space's distribution metrics, for the generated set and for the real floor
+COMPARED = (
+    "fid", "face_rate", "face_rate_real",
+    *(f"{name}{real}" for space in features.SPACES for real in ("", "_real") for name in features.metric_names(space)),
+    "selected_step", "class_accuracy_generated", "class_accuracy_chance", "class_accuracy_real",
+)
+# data.source values whose images are not faces: no face rate, and features that know no faces
+NOT_FACES = ("lsun_bedroom",)
+
+
+def data_is_faces(faces: bool | None, source: str) -> tuple[bool, str]:
+    """Whether evaluate treats the data as faces, and why: evaluate.faces when set, else data.source."""
+    if faces is not None:
+        return faces, f"evaluate.faces is {str(faces).lower()}"
+    return source not in NOT_FACES, f"data.source is {source} (evaluate.faces: null)"
 
 
 def snapshots_to_score(model_dir: str | Path, every: int) -> list[Snapshot]:
@@ -38,12 +53,15 @@ def snapshots_to_score(model_dir: str | Path, every: int) -> list[Snapshot]:
     return chosen
 
 
-def pick(curve: list[dict], select: str) -> tuple[dict, str, str]:
+def pick(curve: list[dict], select: str, offline: str | None = None) -> tuple[dict, str, str]:
     """The row of `curve` behind every output, the metric it was picked by, and why.
 
-    Lowest FID where FID is known, else highest face rate; ties go to the later snapshot, which
-    has seen more data. Rows marked "grown": False (a progressive generator still below the
-    data's resolution) are scored for the curve but not picked: their images are upsampled.
+    Lowest FID where FID is known; else the lowest offline Fréchet distance `offline` (a key
+    of the rows, e.g. "fd_onet") when given, since it sees both how the images look and how
+    varied they are; else the highest face rate, which sees no mode collapse. Ties go to the
+    later snapshot, which has seen more data. Rows marked "grown": False (a progressive
+    generator still below the data's resolution) are scored for the curve but not picked:
+    their images are upsampled.
     """
     last = curve[-1]
     if select == "last":
@@ -52,6 +70,12 @@ def pick(curve: list[dict], select: str) -> tuple[dict, str, str]:
     if all(row["fid"] is not None for row in rows):
         best = min(reversed(rows), key=lambda row: row["fid"])
         return best, "fid", f"lowest FID ({best['fid']}) of {len(rows)} snapshots at full resolution"
+    if offline is not None:
+        best = min(reversed(rows), key=lambda row: row[offline])
+        return best, offline, (
+            f"lowest {offline} ({best[offline]}) of {len(rows)} snapshots at full resolution; FID unavailable, and {offline}"
+            " (a Fréchet distance in other features, not FID) sees a collapsed generator that the face rate does not"
+        )
     best = max(reversed(rows), key=lambda row: row["face_rate"])
     return best, "face_rate", f"highest face rate ({best['face_rate']}) of {len(rows)} snapshots at full resolution; FID unavailable"
 
@@ -67,52 +91,91 @@ def evaluate(
     classifier_dir: str | Path | None = None,
     progress: bool = True,
     info_path: str | Path | None = None,
+    faces: tuple[bool, str] = (True, "evaluate.faces is true"),
 ) -> dict:
     """Score the snapshots of the model in model_dir, write the picked one to out_dir.
 
     out_dir becomes a model folder (model.json with a "selected" record, generator.pt) that
     render and the `ganlab` command load. Metrics are those of the picked snapshot; the curve
-    (step, fid, face_rate) goes to curve_path and to the model's MLflow run as metric history.
+    (step, fid, face_rate, the offline distribution metrics) goes to curve_path and to the
+    model's MLflow run as metric history. `faces` (see data_is_faces: whether the data are
+    faces, and why) decides the face rate (None for other data) and the feature space of the
+    offline metrics (ganlab.features: ONet for faces, random-CNN features otherwise).
     Conditional models also get Razzaq's conditionality accuracy when a classifier is given.
     metrics_path gets what experiments are compared by (COMPARED); info_path how they were
     measured (the FID protocol, sample counts, how the snapshot was picked).
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
+    is_faces, faces_why = faces
     device = pick_device()
     G, meta = load_generator(model_dir, device)
     mu_r, sigma_r, info = fid.load_stats(stats_path)
     inception = fid.load_inception(p.fid_weights, device) if info.get("available") else None
     if inception is None:
         print(f"warning: FID not computed: {info.get('reason', 'unknown')}", file=sys.stderr)
-    mtcnn = load_mtcnn(device)
+    mtcnn = load_mtcnn(device) if is_faces else None
+    space = "onet" if is_faces else "random_cnn"
+    extract = features.feature_extractor(space, device, mtcnn)
+
+    with open_dataset(data_path) as data:
+        # only the images scored are read, never the whole set: the offline metrics' two real
+        # halves (even rows: the reference; odd rows: the held-out floor), a batch at a time,
+        # and the face-rate rows
+        n = min(p.feature_samples, len(data) // 2)
+        if n <= p.nearest_k:
+            raise GanlabError(f"{len(data)} real images are too few for evaluate.nearest_k={p.nearest_k}: each real half needs more than {p.nearest_k}")
+        ref, held = [], []
+        for i in range(0, 2 * n, 2 * p.batch_size):  # an even step: every batch starts on an even row
+            batch = data.rows[i : min(i + 2 * p.batch_size, 2 * n)]
+            ref.append(extract(batch[0::2]))
+            held.append(extract(batch[1::2]))
+        ref, held = np.concatenate(ref), np.concatenate(held)  # (n, D) each
+        real_faces = data.rows[: p.face_samples] if is_faces else None
+    floor = features.distribution_metrics(ref, held, space, p.nearest_k)
+
     z_fid = latents(p.fid_samples, meta["nz"], p.seed)
     z_face = latents(p.face_samples, meta["nz"], p.seed + 1)
-    labels = _cycled_labels(meta, max(p.fid_samples, p.face_samples))
+    z_feat = latents(n, meta["nz"], p.seed + 3)  # seed + 2: the conditionality accuracy
+    labels = _cycled_labels(meta, max(p.fid_samples, p.face_samples, n))
 
     curve = []
     todo = snapshots_to_score(model_dir, p.every)
     for snap in tqdm(todo, desc="evaluate", unit="snapshot", disable=not progress):
         G.load_state_dict(torch.load(snap.path, map_location=device, weights_only=True))
-        row: dict = {"step": snap.step, "fid": None, "grown": snap.complete}
+        row: dict = {"step": snap.step, "fid": None, "face_rate": None, "grown": snap.complete}
         if inception is not None:
             y = labels[: p.fid_samples] if labels is not None else None
             acts = fid.inception_activations(inception, generate(G, z_fid, p.batch_size, y), device, total=p.fid_samples, progress=False)
             row["fid"] = round(fid.frechet_distance(*fid.statistics(acts), mu_r, sigma_r), 4)
-        y = labels[: p.face_samples] if labels is not None else None
-        fake = np.concatenate(list(generate(G, z_face, p.batch_size, y)))
-        row["face_rate"] = round(face_rate(mtcnn, fake, p.face_threshold), 4)
+        if is_faces:
+            y = labels[: p.face_samples] if labels is not None else None
+            fake = np.concatenate(list(generate(G, z_face, p.batch_size, y)))
+            row["face_rate"] = round(face_rate(mtcnn, fake, p.face_threshold), 4)
+        y = labels[:n] if labels is not None else None
+        row.update(features.distribution_metrics(ref, features.features_of(extract, generate(G, z_feat, p.batch_size, y)), space, p.nearest_k))
         curve.append(row)
 
-    best, by, why = pick(curve, p.select)
+    fd_key = features.metric_names(space)[0]
+    best, by, why = pick(curve, p.select, offline=fd_key)
     metrics: dict = {"fid": best["fid"]}
     if best["fid"] is None:
         metrics["fid_unavailable"] = info.get("reason", "unknown")
     metrics["fid_protocol"] = f"{p.fid_samples} generated vs {info['images']} real images of {info['dataset']} at {info['resolution']} px, Inception weights: {info['weights']}"
     metrics["face_rate"] = best["face_rate"]
-    metrics["face_samples"] = p.face_samples
-    with open_dataset(data_path) as data:
-        real = data.rows[: p.face_samples]  # only the images scored, not the whole set
-    metrics["face_rate_real"] = round(face_rate(mtcnn, real, p.face_threshold), 4)
+    if is_faces:
+        metrics["face_samples"] = p.face_samples
+        metrics["face_rate_real"] = round(face_rate(mtcnn, real_faces, p.face_threshold), 4)
+    else:
+        metrics["face_rate_real"] = None
+        metrics["face_rate_unavailable"] = f"not face data: {faces_why}; MTCNN's face rate means nothing for these images"
+    metrics.update({k: best[k] for k in features.metric_names(space)})
+    metrics.update({f"{k}_real": v for k, v in floor.items()})
+    metrics["distribution_protocol"] = (
+        f"NOT FID, not comparable with published numbers: Fréchet distance, precision and recall (k={p.nearest_k}) in the features of"
+        f" {features.DESCRIPTION[space]}; {n} generated images vs {n} real ones (the even rows of the first {2 * n} of {data_path});"
+        f" *_real: the odd rows against the same even rows, the floor a perfect generator reaches"
+    )
+    metrics["faces"] = {"faces": is_faces, "why": faces_why}
     metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])
 
     selected = {"step": best["step"], "by": by, "why": why, "from": str(model_dir)}
@@ -125,13 +188,14 @@ def evaluate(
 
     with atomic_dir(out_dir) as tmp:
         ModelFolder(tmp).write_selected({**meta, "selected": selected}, best_snap)
-    write_csv(curve_path, [{**row, "grown": int(row["grown"])} for row in curve], ["step", "fid", "face_rate", "grown"])
+    columns = ["step", "fid", "face_rate", *features.metric_names(space), "grown"]
+    write_csv(curve_path, [{**row, "grown": int(row["grown"])} for row in curve], columns)
 
     write_split(metrics, COMPARED, metrics_path, info_path)  # before tracking: a store that is down costs no metric
 
     with tracking.Run(f"evaluate {meta['model']}", meta.get("mlflow_run_id"), meta["model"]) as run:
         for row in curve:  # the curve as metric history: MLflow's UI draws it against the step
-            run.log_metrics({f"curve_{k}": row[k] for k in ("fid", "face_rate") if row[k] is not None}, step=row["step"])
+            run.log_metrics({f"curve_{k}": row[k] for k in columns[1:-1] if row[k] is not None}, step=row["step"])
         run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         run.set_tag("selected", why)
         run.log_artifacts(out_dir, RUN_ARTIFACT)  # `ganlab ... --run ID` loads the model from here

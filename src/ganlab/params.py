@@ -167,12 +167,17 @@ class EvaluateParams:
     batch_size: int = 50  # images per generator / Inception forward pass
     seed: int = 123  # seeds the latent vectors of the evaluated samples
     every: int = 1  # score every k-th training snapshot (the FID curve); 0: the final weights only
-    select: Literal["best", "last"] = "best"  # the snapshot behind every output: best by FID (face rate without FID), or the last
+    select: Literal["best", "last"] = "best"  # the snapshot behind every output: best by FID (by the offline Fréchet distance fd_<space> without FID), or the last
     class_samples: int = 200  # conditional models: generated images per category for the conditionality accuracy
+    faces: bool | None = None  # whether the data are faces (face rate, ONet features); null: from data.source (lsun_bedroom is not, the others are)
+    feature_samples: int = 500  # offline distribution metrics (fd_, precision_, recall_; not FID): generated images, and real images in each of two halves
+    nearest_k: int = 3  # precision and recall: each sample's ball reaches its k-th nearest neighbour (Kynkäänniemi et al. 2019)
 
     def __post_init__(self) -> None:
-        for name in ("fid_samples", "face_samples", "batch_size", "class_samples"):
+        for name in ("fid_samples", "face_samples", "batch_size", "class_samples", "nearest_k"):
             _positive(f"evaluate.{name}", getattr(self, name))
+        if self.feature_samples <= self.nearest_k:
+            raise ParamsError(f"evaluate.feature_samples must be > evaluate.nearest_k ({self.nearest_k}), got {self.feature_samples}")
         if self.fid_real_samples < 0:
             raise ParamsError(f"evaluate.fid_real_samples must be >= 0, got {self.fid_real_samples}")
         if self.fid_samples < 2:
@@ -222,6 +227,7 @@ class RenderParams:
     group_size: int = 8  # latent vectors averaged per group (Radford et al. averaged 3)
     sweep_frames: int = 24  # frames of a direction sweep from -sweep_range to +sweep_range
     sweep_range: float = 2.0  # how far along a direction the sweep goes, in units of its length
+    arithmetic_noise: float = 0.5  # variations of a - b + c: uniform noise of +-this (per dimension of a standard-normal z) added to the result
 
     def __post_init__(self) -> None:
         if self.points < 2:
@@ -230,7 +236,7 @@ class RenderParams:
             raise ParamsError(f"render.strip_steps must be >= 2, got {self.strip_steps}")
         for name in ("frames_per_transition", "fps", "upscale", "arithmetic_samples", "group_size", "sweep_frames", "sweep_range"):
             _positive(f"render.{name}", getattr(self, name))
-        for name in ("hold_frames", "grid"):
+        for name in ("hold_frames", "grid", "arithmetic_noise"):
             if getattr(self, name) < 0:
                 raise ParamsError(f"render.{name} must be >= 0, got {getattr(self, name)}")
         if self.arithmetic and len(self.arithmetic) != 3:

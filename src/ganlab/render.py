@@ -15,7 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ganlab import tracking
-from ganlab.arithmetic import render_arithmetic
+from ganlab.arithmetic import Reading, render_arithmetic
 from ganlab.errors import GanlabError
 from ganlab.folder import ModelFolder, load_generator
 from ganlab.generator import generate, latents, pick_device
@@ -23,6 +23,9 @@ from ganlab.images import animation_path, caption, hold, tile, upscale, write_an
 from ganlab.io import atomic_path, write_split
 from ganlab.latent import line, loop_path
 from ganlab.params import RenderParams
+
+# render.json, a DVC metric: what experiments are compared by (the rest goes to render_info.json)
+COMPARED = ("figures", "skipped", "arithmetic_hit")
 
 def seed_points(seeds: Sequence[int], nz: int, cells: int = 1) -> torch.Tensor:
     """(cells, K, nz) key points, one per seed: cell c's k-th point is latents(cells, nz, seeds[k])[c].
@@ -155,17 +158,27 @@ def render(
         iio.imwrite(tmp, image, extension=".png")
 
     skipped: dict[str, str] = {}
+    readings: list[Reading] = []
     if classifier_dir is not None and (p.arithmetic or p.directions):
         def skip(name: str, why: Exception) -> None:
             print(f"warning: render: skipped {name}: {why}", file=sys.stderr)
             skipped[name] = str(why)
 
-        written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir, on_missing=skip))
+        written.update(render_arithmetic(G, meta, classifier_dir, p, out_dir, on_missing=skip, on_read=readings.append))
+    for reading in readings:
+        print(f"render: arithmetic.png: a - b + c {reading.caption()}", file=sys.stderr if reading.missed else sys.stdout)
+    # arithmetic_hit: the share of the result images read as what a - b + c should show; null
+    # where the figure was not made or its groups give the result no attribute value
+    hit = readings[0].hit if readings else None
     if metrics_path is not None:
-        note = {"figures": len(written), "skipped": sorted(skipped), "skipped_why": skipped}
-        write_split(note, ("figures", "skipped"), metrics_path, info_path)
+        note = {"figures": len(written), "skipped": sorted(skipped), "arithmetic_hit": hit, "skipped_why": skipped}
+        if readings:
+            note["arithmetic_reading"] = {**readings[0].metrics(), "noise": p.arithmetic_noise}
+        write_split(note, COMPARED, metrics_path, info_path)
 
     with tracking.Run(f"render {meta['model']}", meta.get("mlflow_run_id"), meta["model"]) as run:
+        if hit is not None:
+            run.log_metrics({"arithmetic_hit": hit})
         for path in written.values():
             run.log_artifact(path, "render")
     return written

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ganlab.errors import GanlabError
+from ganlab.features import SPACES, metric_names
 
 BEGIN = "<!-- results:begin (python -m ganlab.results) -->"
 END = "<!-- results:end -->"
@@ -29,6 +30,28 @@ def _fid(ev: dict) -> str:
     return f"{ev['fid']:.2f}" if ev.get("fid") is not None else "n/a (no Inception weights)"
 
 
+def _face_rate(ev: dict) -> str:
+    if ev.get("face_rate") is None:
+        return "n/a (not faces)"
+    return f"{ev['face_rate']:.3f} of {ev.get('face_samples', '?')} (real {ev['face_rate_real']:.3f})"
+
+
+def _offline(ev: dict) -> str:
+    """The offline distribution metrics of whichever feature space evaluate used, beside the real floor."""
+    for space in SPACES:
+        fd, precision, recall = metric_names(space)
+        if ev.get(fd) is not None:
+            return (
+                f"{space}: {ev[fd]:.4g} / {ev[precision]:.2f} / {ev[recall]:.2f}"
+                f" (real {ev[f'{fd}_real']:.4g} / {ev[f'{precision}_real']:.2f} / {ev[f'{recall}_real']:.2f})"
+            )
+    return "n/a (not measured by this run)"
+
+
+def _by(metric: str) -> str:
+    return metric if metric in (f"fd_{space}" for space in SPACES) else metric.replace("_", " ")
+
+
 def row(model: str, train: dict, ev: dict) -> list[str]:
     cond = ev.get("class_accuracy_generated")
     return [
@@ -36,14 +59,18 @@ def row(model: str, train: dict, ev: dict) -> list[str]:
         str(train["steps"]),
         f"{train['train_seconds'] / 60:.1f} min on {train.get('device', 'unknown device')}",
         _fid(ev),
-        f"{ev['face_rate']:.3f} of {ev.get('face_samples', '?')} (real {ev['face_rate_real']:.3f})",
+        _face_rate(ev),
+        _offline(ev),
         "n/a" if cond is None else f"{cond:.3f}",
-        f"step {ev['selected_step']} of {ev.get('last_step', train['steps'])}, by {ev['selected_by'].replace('_', ' ')}",
+        f"step {ev['selected_step']} of {ev.get('last_step', train['steps'])}, by {_by(ev['selected_by'])}",
         ev["fid_protocol"],
     ]
 
 
-HEADER = ["model", "steps", "train time", "FID", "face rate (MTCNN p >= 0.9)", "conditional accuracy", "snapshot used", "FID protocol"]
+HEADER = [
+    "model", "steps", "train time", "FID", "face rate (MTCNN p >= 0.9)", "offline Fréchet distance / precision / recall (NOT FID)",
+    "conditional accuracy", "snapshot used", "FID protocol",
+]
 
 
 def _stage(folder: Path, stage: str) -> dict:
