@@ -9,9 +9,25 @@ README by hand from a real run.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 RESULTS: list[tuple[str, int, int, int | None]] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_in_every_stage():
+    """Every DVC run here trains with one thread, the uninterrupted reference as much as the runs
+    killed and resumed: results are compared bit for bit, and torch's float sums (so the weights)
+    differ with the thread count. Session scope: set before any module's reference run."""
+    before = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = "1"
+    yield
+    if before is None:
+        del os.environ["OMP_NUM_THREADS"]
+    else:
+        os.environ["OMP_NUM_THREADS"] = before
 
 
 @pytest.fixture
