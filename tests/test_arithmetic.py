@@ -84,6 +84,17 @@ def cdcgan(tmp_path_factory):
     return G, meta, folder, train
 
 
+def model_folder(G, meta, tmp_path, monkeypatch):
+    """G saved as a model folder render can load; render's MLflow store and cwd in tmp_path."""
+    model = tmp_path / "model"
+    model.mkdir()
+    torch.save(G.state_dict(), model / "generator.pt")
+    (model / "model.json").write_text(json.dumps({**meta, "resolution": RES, "channels": 3, "params": {"width": 8, "nz": NZ}}))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    return model
+
+
 # --- the pure cores ------------------------------------------------------------------------
 
 
@@ -279,12 +290,7 @@ def test_render_of_an_untrained_generator_skips_the_arithmetic(tmp_path, dcgan, 
     from ganlab.render import render
 
     G, meta, folder, _ = dcgan  # untrained: random weights
-    model = tmp_path / "model"
-    model.mkdir()
-    torch.save(G.state_dict(), model / "generator.pt")
-    (model / "model.json").write_text(json.dumps({**meta, "resolution": RES, "channels": 3, "params": {"width": 8, "nz": NZ}}))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
+    model = model_folder(G, meta, tmp_path, monkeypatch)
     # nothing is read as both bright and not bright: the figure cannot be made, whatever the weights
     p = RenderParams(arithmetic=["Bright and not Bright", "Bright", "Red"], directions=["Red"], points=2, frames_per_transition=2,
                      hold_frames=0, grid=0, strip_steps=3, progress=False, **SMALL)
@@ -347,12 +353,7 @@ def test_identity_arithmetic_is_read_as_c(tmp_path, dcgan, monkeypatch):
     images = images_of(G, on_shell(arithmetic(*(g.z for g in groups)))[None])
     assert read_result(images, s, groups, folder).target == {"Bright": False, "Red": True}
 
-    model = tmp_path / "model"
-    model.mkdir()
-    torch.save(G.state_dict(), model / "generator.pt")
-    (model / "model.json").write_text(json.dumps({**meta, "resolution": RES, "channels": 3, "params": {"width": 8, "nz": NZ}}))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
+    model = model_folder(G, meta, tmp_path, monkeypatch)
     p = RenderParams(arithmetic=["Bright and not Red", "Bright and not Red", c], directions=[], points=2, frames_per_transition=2,
                      hold_frames=0, grid=0, strip_steps=3, progress=False, **SMALL)
     render(model, tmp_path / "out", p, classifier_dir=folder, progress=False, metrics_path=tmp_path / "render.json", info_path=tmp_path / "render_info.json")
