@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import glob
 import json
 import os
 import shutil
@@ -20,6 +21,14 @@ def _umask() -> int:
     return mask
 
 
+def _remove_stale(path: Path) -> None:
+    """Remove the temporaries of earlier writes of `path` that a kill -9 cut short (it skips the
+    `finally` that removes them): left beside a DVC output, or inside a persistent one, they
+    would stay in the workspace, or be cached with the output."""
+    for old in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; move it into place only if the block succeeds.
@@ -28,6 +37,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give them the usual mode
@@ -44,6 +54,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Like atomic_path for a directory: build it aside, then swap it in."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes a 0700 folder
     try:
