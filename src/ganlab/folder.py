@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ganlab.errors import GanlabError
-from ganlab.io import atomic_path, write_json
+from ganlab.io import atomic_path, remove_temporaries, write_json
 
 MODEL_JSON = "model.json"
 WEIGHTS = "generator.pt"
@@ -149,13 +149,10 @@ class ModelFolder:
             shutil.rmtree(self.path)
 
     def remove_temporaries(self) -> None:
-        """Remove what writes killed midway left (io.atomic_path's `.<name>.<random>.tmp`).
-
-        The folder is a persistent DVC output: left there, they would be cached with the model.
-        """
+        """Remove what writes killed midway left: the folder is a persistent DVC output, and
+        DVC would cache them with the model."""
         if self.path.exists():
-            for tmp in sorted(self.path.rglob(".*.tmp"), reverse=True):  # inner paths first
-                shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink(missing_ok=True)
+            remove_temporaries(self.path)
 
     def make_dirs(self) -> None:
         for sub in (SAMPLES, SNAPSHOTS, Path(CHECKPOINT).parent):

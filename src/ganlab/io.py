@@ -21,11 +21,13 @@ def _umask() -> int:
     return mask
 
 
-def _remove_stale(path: Path) -> None:
-    """Remove the temporaries of earlier writes of `path` that a kill -9 cut short (it skips the
-    `finally` that removes them): left beside a DVC output, or inside a persistent one, they
-    would stay in the workspace, or be cached with the output."""
-    for old in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+def remove_temporaries(folder: Path, name: str | None = None) -> None:
+    """Remove the temporaries (`.<name>.<random>.tmp`) of atomic_path / atomic_dir writes that a
+    kill -9 cut short (it skips the `finally` that removes them): those of file `name` in
+    `folder`, or with no name all of them anywhere below `folder`. Left beside a DVC output, or
+    inside a persistent one, they would stay in the workspace, or be cached with the output."""
+    found = folder.glob(f".{glob.escape(name)}.*.tmp") if name else folder.rglob(".*.*.tmp")
+    for old in sorted(found, reverse=True):  # inner paths first
         shutil.rmtree(old) if old.is_dir() else old.unlink(missing_ok=True)
 
 
@@ -37,7 +39,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(path)
+    remove_temporaries(path.parent, path.name)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give them the usual mode
@@ -54,7 +56,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Like atomic_path for a directory: build it aside, then swap it in."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(path)
+    remove_temporaries(path.parent, path.name)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes a 0700 folder
     try:
