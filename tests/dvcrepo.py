@@ -1,7 +1,9 @@
-"""A real git + DVC repo of this project in a temp dir, for the end-to-end tests."""
+"""A real git + DVC repo of this project in a temp dir, for the end-to-end tests, and what they read of it."""
 
+import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +58,16 @@ def make_repo(repo: Path, overrides: dict) -> Path:
     dvc(repo, "init", "-q")
     dvc(repo, "config", "core.analytics", "false")
     return repo
+
+
+def train_digest(repo: Path, model: str = "dcgan") -> str:
+    """The weights digest the train stage of `model` wrote in repo: equal digests, equal weights."""
+    return json.loads((repo / f"metrics/{model}/train_info.json").read_text())["weights_digest"]
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on: connections to it are refused at once (a tracking
+    server that is down)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from dvcrepo import closed_port
+
 from ganlab import tracking
 
 
@@ -60,15 +62,6 @@ def test_workers_starting_together_on_no_store_all_succeed(dvc_env):
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(err for _, err in outs)
     assert len({out.strip() for out, _ in outs}) == 1  # one experiment, found by all
-
-
-def closed_port() -> int:
-    """A local TCP port nothing listens on: connections to it are refused at once."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_a_store_that_is_down_warns_once_and_skips_the_rest(dvc_env, monkeypatch, capsys):

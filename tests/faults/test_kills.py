@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dvcrepo import BIN, dvc, env, make_repo
+from dvcrepo import BIN, dvc, env, make_repo, train_digest
 
 MIN_KILLS = 10  # kill points over the training stage, as the issue asks
 TINY = {
@@ -134,7 +134,7 @@ def history(repo: Path) -> list[dict]:
 
 def test_killed_training_resumes_to_the_uninterrupted_weights(reference, killed_repo, record_fault):
     ref, seconds = reference
-    want_digest = json.loads((ref / "metrics/dcgan/train_info.json").read_text())["weights_digest"]
+    want_digest = train_digest(ref)
     want_history = history(ref)
     assert len({row["step"] for row in want_history}) == len(want_history) == TINY["dcgan"]["steps"] // TINY["train"]["log_every"]
     dvc(killed_repo, "repro", "prepare")
@@ -146,7 +146,7 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(reference, killed_
         while run_killed(killed_repo, rng.uniform(0, seconds["train@dcgan"]), *args):
             kills_now, args = kills_now + 1, ["train@dcgan"]
         dvc(killed_repo, "repro", "train@dcgan")  # a no-op when the last attempt completed
-        got = json.loads((killed_repo / "metrics/dcgan/train_info.json").read_text())["weights_digest"]
+        got = train_digest(killed_repo)
         assert got == want_digest, f"episode {episodes}: {kills_now} kills, weights differ from the uninterrupted run's"
         assert history(killed_repo) == want_history  # each step once, with the same losses
         assert no_temporaries(killed_repo) and not (killed_repo / "data/models/dcgan/checkpoints/last.pt").exists()

@@ -8,13 +8,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from dvcrepo import BIN, dvc, dvc_json, env, git, make_repo
+from dvcrepo import BIN, closed_port, dvc, dvc_json, env, git, make_repo, train_digest
 
 TINY = {
     "data": {"count": 40, "seed": 0},
@@ -27,16 +26,6 @@ TINY = {
     "render": {"points": 2, "frames_per_transition": 2, "hold_frames": 0, "strip_steps": 3, "grid": 0,
                "arithmetic_samples": 32, "group_size": 2, "directions": []},
 }
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def digest(repo: Path) -> str:
-    return json.loads((repo / "metrics/dcgan/train_info.json").read_text())["weights_digest"]
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +56,10 @@ def test_a_tracking_store_that_is_down_costs_no_output(repo, record_fault):
     assert 0 <= shown["metrics/dcgan/evaluate.json"]["data"]["face_rate"] <= 1
     assert shown["metrics/dcgan/render.json"]["data"]["figures"] >= 3
     # the same training with the store up (the repo's SQLite store) ends with the same weights
-    offline = digest(repo)
+    offline = train_digest(repo)
     dvc(repo, "repro", "-f", "-s", "train@dcgan")
-    assert digest(repo) == offline
-    record_fault("MLflow store unreachable during dvc repro", 1, 1, int(digest(repo) == offline))
+    assert train_digest(repo) == offline
+    record_fault("MLflow store unreachable during dvc repro", 1, 1, int(train_digest(repo) == offline))
 
 
 def test_fid_weights_that_arrive_later_are_used(repo, fid_weights, record_fault):
@@ -107,19 +96,19 @@ def rerun(repo: Path) -> tuple[int, str]:
 
 
 def test_a_corrupt_checkpoint_is_set_aside_with_one_line(repo, record_fault):
-    want = digest(repo)
+    want = train_digest(repo)
     kill_after_checkpoint(repo)
     (repo / "data/models/dcgan/checkpoints/last.pt").write_bytes(b"\x80\x02 not a checkpoint")
     code, out = rerun(repo)
     assert code == 0, out
     warned = [line for line in out.splitlines() if "not resuming" in line]
     assert len(warned) == 1 and "unreadable" in warned[0] and "Traceback" not in out
-    assert digest(repo) == want  # trained afresh, to the same weights
-    record_fault("corrupt checkpoint", 1, 1, int(digest(repo) == want))
+    assert train_digest(repo) == want  # trained afresh, to the same weights
+    record_fault("corrupt checkpoint", 1, 1, int(train_digest(repo) == want))
 
 
 def test_a_checkpoint_of_other_code_is_not_resumed(repo, record_fault):
-    want = digest(repo)
+    want = train_digest(repo)
     kill_after_checkpoint(repo)
     losses = repo / "src/ganlab/losses.py"
     original = losses.read_text()
@@ -131,5 +120,5 @@ def test_a_checkpoint_of_other_code_is_not_resumed(repo, record_fault):
     assert code == 0, out
     warned = [line for line in out.splitlines() if "not resuming" in line]
     assert len(warned) == 1 and "other code" in warned[0] and "code" in warned[0].split("(")[1]
-    assert digest(repo) == want  # the edit is a comment: a fresh run gives the same weights
-    record_fault("checkpoint of other code", 1, 1, int(digest(repo) == want))
+    assert train_digest(repo) == want  # the edit is a comment: a fresh run gives the same weights
+    record_fault("checkpoint of other code", 1, 1, int(train_digest(repo) == want))
