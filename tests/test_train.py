@@ -35,7 +35,12 @@ def setup(tmp_path, monkeypatch):
 
 
 def run(tmp, name, mp, tp, on_step=None):
-    return train("dcgan", mp, tp, tmp / "faces.npz", tmp / name, tmp / f"{name}.json", tmp / f"{name}.csv", progress=False, on_step=on_step)
+    return train("dcgan", mp, tp, tmp / "faces.npz", tmp / name, tmp / f"{name}.json", tmp / f"{name}.csv", progress=False, on_step=on_step, resume_root=tmp / f"{name}-resume")
+
+
+def checkpoints(tmp, name, model="dcgan"):
+    """The checkpoints run `name` left to resume from (its resume folders: one per fingerprint)."""
+    return sorted((tmp / f"{name}-resume" / model).glob("*/checkpoint.pt"))
 
 
 def stop_at(step):
@@ -57,7 +62,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(setup, precision
         whole = run(tmp, "whole", mp, tp)
         with pytest.raises(Interrupt):
             run(tmp, "split", mp, tp, on_step=stop_at(3))  # right after the step-3 checkpoint
-        assert (tmp / "split/checkpoints/last.pt").exists()
+        assert len(checkpoints(tmp, "split")) == 1
+        assert not (tmp / "split").exists()  # the model folder is built in the resume folder, moved when done
         seen = []
         resumed = run(tmp, "split", mp, tp, on_step=seen.append)
     finally:
@@ -68,7 +74,8 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(setup, precision
     b = torch.load(tmp / "split/generator.pt", weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (tmp / "whole.csv").read_text() == (tmp / "split.csv").read_text()
-    assert not (tmp / "split/checkpoints/last.pt").exists()  # finished: nothing left to resume
+    assert not (tmp / "split-resume/dcgan").exists()  # finished: nothing left to resume
+    assert sorted(p.name for p in (tmp / "split").iterdir()) == ["generator.pt", "model.json", "samples", "snapshots"]
 
 
 
@@ -81,6 +88,7 @@ def test_changed_params_warning_names_the_key(setup, capsys):
         run(tmp, "m", type(mp)(**{**mp.__dict__, "lr_g": 1e-3}), tp, on_step=stop_at(1))
     err = capsys.readouterr().err
     assert "not resuming" in err and "params.lr_g" in err
+    assert len(list((tmp / "m-resume/dcgan").iterdir())) == 1  # the stale state is gone, the new run's stays
 
 
 def test_guard_restores_the_network_that_strays():
@@ -144,7 +152,7 @@ def test_two_processes_resume_to_the_uninterrupted_weights(setup, tmp_path_facto
     shutil.copy(tmp / "faces.npz", other / "faces.npz")
     torchrun(other, 29534, "dcgan")
     torchrun(tmp, 29535, "dcgan", "{}", "2")
-    assert (tmp / "dcgan/checkpoints/last.pt").exists() and not (tmp / "dcgan_rank0.json").exists()
+    assert list((tmp / "resume/dcgan").glob("*/checkpoint.pt")) and not (tmp / "dcgan_rank0.json").exists()
     torchrun(tmp, 29536, "dcgan")
     digest = lambda d, i: json.loads((d / f"dcgan_rank{i}.json").read_text())["weights_digest"]  # noqa: E731
     assert digest(tmp, 0) == digest(tmp, 1) == digest(other, 0)
@@ -322,11 +330,11 @@ def test_auto_settings_resolve_per_device(monkeypatch):
 
 
 def test_a_corrupt_checkpoint_is_set_aside_with_one_line(setup, capsys):
-    """A truncated or garbled last.pt must not fail every rerun with a traceback."""
+    """A truncated or garbled checkpoint must not fail every rerun with a traceback."""
     tmp, mp, tp = setup
     with pytest.raises(Interrupt):
         run(tmp, "m", mp, tp, on_step=stop_at(3))
-    (tmp / "m/checkpoints/last.pt").write_bytes(b"not a checkpoint")
+    checkpoints(tmp, "m")[0].write_bytes(b"not a checkpoint")
     capsys.readouterr()
     seen = []
     run(tmp, "m", mp, tp, on_step=seen.append)
@@ -367,8 +375,8 @@ def test_the_checkpoint_outlives_a_failure_while_writing_the_metrics(setup, monk
     monkeypatch.setattr(T, "write_split", broken)
     with pytest.raises(OSError):
         run(tmp, "m", mp, tp)
-    assert (tmp / "m/checkpoints/last.pt").exists()
+    assert len(checkpoints(tmp, "m")) == 1
     monkeypatch.undo()
     seen = []
     run(tmp, "m", mp, tp, on_step=seen.append)
-    assert seen == [4, 5, 6] and not (tmp / "m/checkpoints/last.pt").exists()
+    assert seen == [4, 5, 6] and not checkpoints(tmp, "m")

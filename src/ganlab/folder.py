@@ -7,7 +7,10 @@ A training run writes one folder (data/models/<model>):
     samples/step_*.png      grids of the fixed latent vectors over training
     snapshots/step_*.pt     the output generator's weights at every checkpoint and the last step
     snapshots/index.json    per snapshot: whether G was complete (at full resolution) then
-    checkpoints/last.pt     while training: everything needed to resume
+
+While it trains, the run builds that folder in a scratch folder of its own (ResumeFolder: the
+folder so far and the checkpoint to resume from), and moves it into place when it completes: the
+model folder is then an ordinary DVC output, which DVC's run cache can hold.
 
 evaluate writes the picked snapshot as a folder of its own (model.json + generator.pt), which
 render and the `ganlab` command load; MLflow keeps that folder as the run's artifact `model`.
@@ -15,7 +18,9 @@ render and the `ganlab` command load; MLflow keeps that folder as the run's arti
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -28,7 +33,9 @@ MODEL_JSON = "model.json"
 WEIGHTS = "generator.pt"
 SAMPLES = "samples"
 SNAPSHOTS = "snapshots"
-CHECKPOINT = "checkpoints/last.pt"
+CHECKPOINT = "checkpoint.pt"  # in the resume folder, beside the model folder being built
+FINGERPRINT = "fingerprint.json"  # what the checkpoint was made with, readable without torch
+RESUME_ENV = "GANLAB_RESUME_DIR"  # where resume folders go; default: .gl/resume in the checkout the stage runs in
 RUN_ARTIFACT = "model"  # the MLflow artifact path evaluate logs the picked model folder under
 
 _STEP_FILE = re.compile(r"step_(\d+)\.(png|pt)")
@@ -121,15 +128,63 @@ class ModelFolder:
         path = self.path / SNAPSHOTS / "index.json"
         return json.loads(path.read_text()) if path.exists() else {}
 
-    # --- the resumable checkpoint -------------------------------------------------------------
+    # --- the folder as a whole ------------------------------------------------------------------
+    def start_fresh(self) -> None:
+        """Remove what an older run left, so a fresh run's folder holds only its own files."""
+        if self.path.exists():
+            shutil.rmtree(self.path)
+
+    def remove_temporaries(self) -> None:
+        """Remove what writes killed midway left: a resumed run would otherwise move them into
+        the DVC output with the model."""
+        if self.path.exists():
+            remove_temporaries(self.path)
+
+    def make_dirs(self) -> None:
+        for sub in (SAMPLES, SNAPSHOTS):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    def write_selected(self, meta: dict, snapshot: Snapshot) -> None:
+        """Make this folder a model of its own from `snapshot` of a training folder (evaluate's pick)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(snapshot.path, self.weights_path)
+        self.write_meta(meta)
+
+
+class ResumeFolder:
+    """Where one training run builds its model folder and keeps the checkpoint to resume from:
+    <root>/<model>/<digest of the run's fingerprint>/{model/, checkpoint.pt, fingerprint.json}.
+
+    It lies outside DVC's outputs (DVC deletes those before it reruns a stage, and refuses to
+    run-cache a stage with persistent ones) and is keyed by the fingerprint, so a run finds only
+    a state made with its own code, params and data. `publish` moves the finished model folder
+    to the stage's output and removes the rest.
+    """
+
+    def __init__(self, root: str | Path, model: str, fingerprint: dict):
+        digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        self.fingerprint = fingerprint
+        self.path = Path(root) / model / digest
+        self.model = ModelFolder(self.path / "model")
+
+    def __repr__(self) -> str:
+        return f"ResumeFolder({str(self.path)!r})"
+
+    @staticmethod
+    def default_root() -> Path:
+        """$GANLAB_RESUME_DIR, else .gl/resume in the working directory (the checkout DVC runs
+        the stage in; ignored by git and DVC)."""
+        return Path(os.environ.get(RESUME_ENV) or ".gl/resume")
+
     @property
     def checkpoint_path(self) -> Path:
         return self.path / CHECKPOINT
 
     def read_checkpoint(self) -> dict | None:
+        """The checkpoint, or None when there is none or the model folder it belongs with is gone."""
         import torch
 
-        if not self.checkpoint_path.exists():
+        if not self.checkpoint_path.exists() or not self.model.path.is_dir():
             return None
         return torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
 
@@ -139,30 +194,38 @@ class ModelFolder:
         with atomic_path(self.checkpoint_path) as tmp:
             torch.save(state, tmp)
 
-    def remove_checkpoint(self) -> None:
-        self.checkpoint_path.unlink(missing_ok=True)
-
-    # --- the folder as a whole ------------------------------------------------------------------
     def start_fresh(self) -> None:
-        """Remove what an older run left, so a fresh run's folder holds only its own files."""
+        """An empty model folder, and the fingerprint that stale states are compared with."""
         if self.path.exists():
             shutil.rmtree(self.path)
+        self.model.make_dirs()
+        write_json(self.path / FINGERPRINT, self.fingerprint)
 
-    def remove_temporaries(self) -> None:
-        """Remove what writes killed midway left: the folder is a persistent DVC output, and
-        DVC would cache them with the model."""
-        if self.path.exists():
-            remove_temporaries(self.path)
+    def others(self) -> list[tuple[Path, dict]]:
+        """(path, fingerprint) of the same model's resume folders made with other code, params or data."""
+        out = []
+        for other in sorted(self.path.parent.glob("*")):
+            if other != self.path and other.is_dir():
+                try:
+                    out.append((other, json.loads((other / FINGERPRINT).read_text())))
+                except (OSError, ValueError):  # killed before its fingerprint was written
+                    out.append((other, {}))
+        return out
 
-    def make_dirs(self) -> None:
-        for sub in (SAMPLES, SNAPSHOTS, Path(CHECKPOINT).parent):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
-
-    def write_selected(self, meta: dict, snapshot: Snapshot) -> None:
-        """Make this folder a model of its own from `snapshot` of a training folder (evaluate's pick)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(snapshot.path, self.weights_path)
-        self.write_meta(meta)
+    def publish(self, out_dir: str | Path) -> None:
+        """Move the finished model folder to `out_dir` (replacing what is there), then remove the
+        resume folder. A kill between the two leaves a checkpoint without its model folder,
+        which read_checkpoint does not resume."""
+        out = Path(out_dir)
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(self.model.path), str(out))
+        shutil.rmtree(self.path)
+        try:  # the model's folder, when this was its last state
+            self.path.parent.rmdir()
+        except OSError:
+            pass
 
 
 def load_generator(model_dir: str | Path, device="cpu") -> tuple:

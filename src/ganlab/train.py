@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,7 @@ from ganlab import distributed
 from ganlab import tracking as _tracking
 from ganlab.dataset import open_dataset
 from ganlab.errors import GanlabError
-from ganlab.folder import ModelFolder
+from ganlab.folder import ResumeFolder
 from ganlab.generator import latents, pick_device, to_uint8
 from ganlab.guard import LossGuard
 from ganlab.io import atomic_path, write_csv, write_split
@@ -259,7 +260,7 @@ def _fingerprint(model: str, mp: ModelParams, tp: TrainParams, data_path: Path, 
 def code_digest() -> str:
     """SHA-256 of the ganlab sources that decide what a training step computes: a checkpoint
     made by other code is not resumed under this one (DVC reruns train@ after a code change,
-    and the persisted folder still holds the old checkpoint)."""
+    and a killed run's resume folder still holds the old checkpoint)."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for path in sorted([root / "train.py", root / "losses.py", root / "guard.py", root / "model_params.py", *(root / "models").glob("*.py")]):
@@ -330,10 +331,10 @@ class Trainer:
     """One training run, as the named steps train() takes: set up (__init__), resume, step, log,
     sample, checkpoint, finish. Everything that changes from step to step is in `self.state`."""
 
-    def __init__(self, model: str, mp: ModelParams, tp: TrainParams, data_path: str | Path, out_dir: str | Path, tracking: bool = True):
+    def __init__(self, model: str, mp: ModelParams, tp: TrainParams, data_path: str | Path, out_dir: str | Path, tracking: bool = True, resume_root: str | Path | None = None):
         self.model, self.mp, self.tp = model, mp, tp
         self.variant = REGISTRY[model](mp)
-        self.data_path, self.folder = Path(data_path), ModelFolder(out_dir)
+        self.data_path, self.out_dir = Path(data_path), Path(out_dir)
         self.rank, self.world, self.device = distributed.join(pick_device(tp.device))
         self.lead = self.rank == 0  # only the first process writes files and logs
         self.track = self.lead and tracking
@@ -367,6 +368,9 @@ class Trainer:
         self.fixed_labels = (torch.arange(tp.grid_size**2) // tp.grid_size % num_classes).to(self.device) if num_classes else None
         self.amp = torch.bfloat16 if self.choices["precision"] == "bf16" else None
         self.fingerprint = _fingerprint(model, mp, tp, self.data_path, self.choices)
+        # the run builds its model folder in the resume folder and moves it to out_dir when done
+        self.resume_folder = ResumeFolder(resume_root or ResumeFolder.default_root(), model, self.fingerprint)
+        self.folder = self.resume_folder.model
         self.meta = {
             "model": model,
             "resolution": self.resolution,
@@ -388,10 +392,11 @@ class Trainer:
     def resume(self) -> bool:
         """Load the folder's checkpoint if it matches, else start the folder afresh; then wrap
         the networks for DDP (and torch.compile). True if resumed."""
-        checkpoint = _resumable(self.folder, self.fingerprint, warn=self.lead)
+        checkpoint = _resumable(self.resume_folder, self.fingerprint, warn=self.lead)
         distributed.barrier(self.world)  # every process has read the checkpoint before it may go
         if checkpoint is None and self.lead:
-            self.folder.start_fresh()  # a fresh run leaves nothing of an older one behind
+            _drop_stale(self.resume_folder, self.fingerprint)
+            self.resume_folder.start_fresh()  # a fresh run leaves nothing of an older one behind
         elif self.lead:
             self.folder.remove_temporaries()
         distributed.barrier(self.world)
@@ -446,7 +451,7 @@ class Trainer:
         """Every process calls this (the RNG streams of all are gathered); the first writes."""
         state = self.state.state_dict()
         if self.lead:
-            self.folder.write_checkpoint({"fingerprint": self.fingerprint, **state})
+            self.resume_folder.write_checkpoint({"fingerprint": self.fingerprint, **state})
             write_csv(history_path, self.state.history)
 
     def finish(self, seconds: float, losses: dict[str, Any], history_path: Path) -> dict:
@@ -488,13 +493,15 @@ def train(
     on_step=None,
     tracking: bool = True,
     info_path: str | Path | None = None,
+    resume_root: str | Path | None = None,
 ) -> dict:
     """Train `model` on a prepared npz and write the model folder, metrics and loss history.
 
     The model folder (ganlab.folder) gets the output generator, its params, sample grids of the
-    fixed latent vectors, snapshots at every checkpoint and, while training, the resumable
-    checkpoint. A run that finds a checkpoint made with the same params and data resumes from
-    it (the folder is a persistent DVC output); one made with other params is not resumed.
+    fixed latent vectors and snapshots at every checkpoint. The run builds it in a resume folder
+    under `resume_root` (ResumeFolder.default_root() when None), beside its checkpoints, and
+    moves it to out_dir when done. A run that finds a checkpoint made with the same code, params
+    and data resumes from it; states made with others are removed.
     `on_step(step)` is called after every step (tests use it to interrupt a run). Under
     torchrun, G and D are wrapped in DistributedDataParallel and each process trains on its
     own share of every batch. `tracking=False` leaves MLflow out (it need not be installed).
@@ -503,7 +510,7 @@ def train(
     (weights digest, device, guard restores, final losses). The returned dict holds both.
     """
     history_path = Path(history_path)
-    t = Trainer(model, mp, tp, data_path, out_dir, tracking)
+    t = Trainer(model, mp, tp, data_path, out_dir, tracking, resume_root)
     resumed = t.resume()
     with _tracking.Run(f"train {model}", t.state.mlflow_run_id, model, enabled=t.track) as run:
         t.mlflow = run
@@ -530,7 +537,7 @@ def train(
         if t.lead:
             write_split(metrics, COMPARED, metrics_path, info_path)
             # only now, with every output written: a kill before this line resumes, not restarts
-            t.folder.remove_checkpoint()
+            t.resume_folder.publish(out_dir)
     t.close()
     return metrics
 
@@ -555,7 +562,16 @@ def weights_digest(*modules: torch.nn.Module) -> str:
     return h.hexdigest()[:16]
 
 
-def _resumable(folder: ModelFolder, fingerprint: dict, warn: bool = True) -> dict | None:
+def _drop_stale(folder: ResumeFolder, fingerprint: dict) -> None:
+    """Remove the model's resume folders made with other code, params or data, each with a
+    one-line warning naming what changed (one resumable run per model, as DVC keeps one output)."""
+    for path, old in folder.others():
+        changed = ", ".join(_changed(old, fingerprint)) if old else "no fingerprint"
+        print(f"warning: not resuming {path}: made with other code, params or data ({changed}); training from scratch", file=sys.stderr)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _resumable(folder: ResumeFolder, fingerprint: dict, warn: bool = True) -> dict | None:
     """The folder's checkpoint if it was made with the same layout, code, params and data, else
     None. An unreadable one (a corrupt file, another format) is not resumed either: a one-line
     warning says why, and the run starts afresh instead of failing on every rerun."""

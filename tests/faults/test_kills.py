@@ -144,12 +144,14 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(reference, killed_
         episodes += 1
         kills_now, args = 0, ["-f", "-s", "train@dcgan"]  # -f: a fresh run, though the last episode completed
         while run_killed(killed_repo, rng.uniform(0, seconds["train@dcgan"]), *args):
-            kills_now, args = kills_now + 1, ["train@dcgan"]
+            # --no-run-cache: the run cache holds the last episode's training and would restore it
+            # instead of resuming from the killed run's checkpoint
+            kills_now, args = kills_now + 1, ["--no-run-cache", "train@dcgan"]
         dvc(killed_repo, "repro", "train@dcgan")  # a no-op when the last attempt completed
         got = train_digest(killed_repo)
         assert got == want_digest, f"episode {episodes}: {kills_now} kills, weights differ from the uninterrupted run's"
         assert history(killed_repo) == want_history  # each step once, with the same losses
-        assert no_temporaries(killed_repo) and not (killed_repo / "data/models/dcgan/checkpoints/last.pt").exists()
+        assert no_temporaries(killed_repo) and not (killed_repo / ".gl/resume/dcgan").exists()  # nothing left to resume
         kills += kills_now
         identical += kills_now
     resumed = (killed_repo / "killed.log").read_text().count("train dcgan: resuming from step")

@@ -26,5 +26,5 @@ def on_step(step):
         sys.exit(0)
 
 
-m = train(model, mp, tp, tmp / "faces.npz", tmp / model, tmp / f"{model}.json", tmp / f"{model}.csv", progress=False, on_step=on_step)
+m = train(model, mp, tp, tmp / "faces.npz", tmp / model, tmp / f"{model}.json", tmp / f"{model}.csv", progress=False, on_step=on_step, resume_root=tmp / "resume")
 (tmp / f"{model}_rank{os.environ['RANK']}.json").write_text(json.dumps({**m, "initial_digest": initial}))
