@@ -1,13 +1,12 @@
 """DVC stage evaluate: FID, face rate and offline distribution metrics over one model's snapshots; the best becomes --out."""
 
 from ganlab import cli, params
-from ganlab.model_params import MODEL_PARAMS
 from ganlab.evaluate import data_is_faces, evaluate
 
 
 def main() -> None:
     a = cli.stage_args(__doc__, "model", "data", "stats", "classifier", "out", "metrics", "info", "curve")
-    p = params.load(a.params, MODEL_PARAMS)
+    p = params.load(a.params)
     faces = data_is_faces(p["evaluate"].faces, p["data"].source)
     m = evaluate(a.model, a.data, a.stats, a.out, a.metrics, a.curve, p["evaluate"], a.classifier, info_path=a.info, faces=faces)
     space = "onet" if faces[0] else "random_cnn"

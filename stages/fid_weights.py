@@ -7,12 +7,11 @@ the data or params do.
 from ganlab import cli, params
 from ganlab.fid import weights_record
 from ganlab.io import write_json
-from ganlab.model_params import MODEL_PARAMS
 
 
 def main() -> None:
     a = cli.stage_args(__doc__, "out")
-    write_json(a.out, weights_record(params.load(a.params, MODEL_PARAMS)["evaluate"].fid_weights))
+    write_json(a.out, weights_record(params.load(a.params)["evaluate"].fid_weights))
 
 
 if __name__ == "__main__":

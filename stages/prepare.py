@@ -1,13 +1,12 @@
 """DVC stage prepare: select, resize and store the crops with their attributes and labels in one npz."""
 
 from ganlab import cli, params
-from ganlab.model_params import MODEL_PARAMS
 from ganlab.prepare import prepare
 
 
 def main() -> None:
     a = cli.stage_args(__doc__, "crops", "raw", "out")
-    s = prepare(a.crops, a.raw, a.out, params.load(a.params, MODEL_PARAMS)["prepare"])
+    s = prepare(a.crops, a.raw, a.out, params.load(a.params)["prepare"])
     print(f"prepare: {s['images']} images of {s['size']}" + (f", categories {s['categories']}" if "categories" in s else ""))
 
 

@@ -1,7 +1,6 @@
 """DVC stage render: interpolation animations, strip, training progress and latent arithmetic of one model."""
 
 from ganlab import cli, params
-from ganlab.model_params import MODEL_PARAMS
 from ganlab.render import render
 
 
@@ -12,7 +11,7 @@ def optional_paths(ap) -> None:
 
 def main() -> None:
     a = cli.stage_args(__doc__, "model", "out", "metrics", "info", extra=optional_paths)
-    p = params.load(a.params, MODEL_PARAMS)["render"]
+    p = params.load(a.params)["render"]
     written = render(a.model, a.out, p, training_dir=a.training, classifier_dir=a.classifier, metrics_path=a.metrics, info_path=a.info)
     for path in written.values():
         print(f"render: wrote {path}")

@@ -8,7 +8,7 @@ from ganlab.train import train
 
 def main() -> None:
     a = cli.stage_args(__doc__, "model", "data", "out", "metrics", "info", "history")
-    p = params.load(a.params, MODEL_PARAMS)
+    p = params.load(a.params, {a.model: MODEL_PARAMS[a.model]} if a.model in MODEL_PARAMS else None)  # its own section only
     if a.model not in p["train"].models:
         raise GanlabError(f"--model {a.model} is not listed in train.models ({', '.join(p['train'].models)})")
     m = train(a.model, p[a.model], p["train"], a.data, a.out, a.metrics, a.history, info_path=a.info)

@@ -65,7 +65,7 @@ def test_completeness_is_the_variants_call():
     """Whether a snapshot is at full resolution is the variant's to say (evaluate has no
     model-specific code): a progressive G is complete only when grown and faded in."""
     from ganlab.models import REGISTRY
-    from ganlab.models.progressive import ProgressiveParams
+    from ganlab.models.progressive.params import ProgressiveParams
 
     variant = REGISTRY["progressive"](ProgressiveParams(width=8, nz=16, start_resolution=8))
     G, _ = variant.build(16)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ganlab.models import REGISTRY
-from ganlab.models.progressive import channels_at, schedule
+from ganlab.models.progressive.variant import channels_at, schedule
 from ganlab.train import as_floats, gan_step
 
 CLASSES = 4  # class count for conditional variants

@@ -71,16 +71,25 @@ def test_float_accepts_int(tmp_path):
     assert load_params(write(tmp_path, {"dcgan": {"lr_g": 1}}))["dcgan"].lr_g == 1.0
 
 
-def test_stage_reports_a_bad_key_in_one_line(tmp_path):
-    bad = write(tmp_path, {"dcgan": {"lr_gg": 0.1}})
-    r = subprocess.run(
-        [sys.executable, str(ROOT / "stages" / "download.py"), "--params", str(bad), "--out", str(tmp_path / "raw")],
-        capture_output=True, text=True,
-    )
+@pytest.mark.parametrize("stage, section, key, near", [("download", "crop", "marginn", "margin"), ("train", "dcgan", "lr_gg", "lr_g")])
+def test_stage_reports_a_bad_key_in_one_line(tmp_path, stage, section, key, near):
+    """Every stage checks the sections every stage shares; a model's section is checked by its
+    own stages (a data stage imports no model's params: adding a model reruns none of them)."""
+    bad = write(tmp_path, {section: {key: 0.1}})
+    args = {"download": ["--out", str(tmp_path / "out")],
+            "train": ["--model", "dcgan", "--data", "x.npz", "--out", str(tmp_path / "out"), "--metrics", "m.json", "--info", "i.json", "--history", "h.csv"]}[stage]
+    r = subprocess.run([sys.executable, str(ROOT / "stages" / f"{stage}.py"), "--params", str(bad), *args], capture_output=True, text=True)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "dcgan.lr_gg" in lines[0] and "lr_g" in lines[0], r.stderr
-    assert not (tmp_path / "raw").exists()
+    assert len(lines) == 1 and f"{section}.{key}" in lines[0] and near in lines[0], r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_data_stage_leaves_the_model_sections_to_the_models(tmp_path):
+    """A model section's typo is not a data stage's to find, but a section that names no model is."""
+    assert "dcgan" not in params.load(write(tmp_path, {"dcgan": {"lr_gg": 0.1}}))
+    with pytest.raises(ParamsError, match="unknown key 'dcgam'.*dcgan"):
+        params.load(write(tmp_path, {"dcgam": {"lr_g": 0.1}}))
 
 
 def hydra_value(value) -> str:

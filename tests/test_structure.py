@@ -96,8 +96,14 @@ def test_the_cycle_check_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": set()}) == []
 
 
-def closure(script: Path) -> set[Path]:
-    """Every ganlab file a stage script runs: its imports, transitively."""
+# The registries that import a model's package by its name (ganlab/models/<name>/), and the
+# module of it each imports: a stage that reaches one runs that module of the model it is for.
+BY_NAME = {"ganlab.models": "variant", "ganlab.model_params": "params"}
+
+
+def closure(script: Path, model: str | None = None) -> set[Path]:
+    """Every ganlab file a stage script runs: its imports, transitively, and for a stage of
+    `model`, the modules of that model's package the registries import by name."""
     todo, seen = list(imported(script) | {"ganlab"}), set()
     while todo:
         name = todo.pop()
@@ -105,20 +111,31 @@ def closure(script: Path) -> set[Path]:
             continue
         seen.add(name)
         todo += imported(module_file(name))
+        if name in BY_NAME and model is not None:
+            todo.append(f"ganlab.models.{model}.{BY_NAME[name]}")
     return {module_file(name) for name in seen}
+
+
+def model_names() -> list[str]:
+    from ganlab.params import model_names
+
+    return model_names()
 
 
 # the option names through which a stage script reads files (the rest name what it writes)
 INPUTS = {"raw", "crops", "data", "stats", "classifier", "model", "training"}
 
 
-def stages(dvc_yaml: Path) -> dict[str, dict]:
-    """Each stage of dvc.yaml, a foreach expanded for one model name."""
+def stages(dvc_yaml: Path, models: list[str] | None = None) -> dict[str, dict]:
+    """Each stage of dvc.yaml, a foreach expanded for every model there is (`models`: these
+    only) as <stage>@<model>, each with the model it is for under "model"."""
     out = {}
     for name, stage in yaml.safe_load(dvc_yaml.read_text())["stages"].items():
-        if "foreach" in stage:
-            stage = yaml.safe_load(yaml.safe_dump(stage["do"]).replace("${item}", "dcgan"))
-        out[name] = stage
+        if "foreach" not in stage:
+            out[name] = stage
+            continue
+        for model in models or model_names():
+            out[f"{name}@{model}"] = {**yaml.safe_load(yaml.safe_dump(stage["do"]).replace("${item}", model)), "model": model}
     return out
 
 
@@ -128,7 +145,7 @@ def missing_deps(stage: dict) -> list[str]:
     covered = lambda path: any(path == d or d in path.parents for d in deps)  # noqa: E731
     words = stage["cmd"].split()
     script = ROOT / next(w for w in words if w.startswith("stages/"))
-    needed = {script} | closure(script)
+    needed = {script} | closure(script, stage.get("model"))
     needed |= {ROOT / words[i + 1] for i, w in enumerate(words[:-1]) if w.startswith("--") and w[2:] in INPUTS and "/" in words[i + 1]}
     return sorted(str(p.relative_to(ROOT)) for p in needed if not covered(p))
 
@@ -141,11 +158,42 @@ def test_stage_deps_cover_the_code_and_data_it_reads(name):
 def test_a_missing_dep_is_caught(tmp_path):
     """Take fid.py out of evaluate's deps: the check must name it (an edit to the Fréchet
     distance would otherwise leave the metrics stale with `dvc repro` saying all is up to date)."""
-    stage = stages(ROOT / "dvc.yaml")["evaluate"]
+    stage = stages(ROOT / "dvc.yaml")["evaluate@dcgan"]
     stage["deps"] = [d for d in stage["deps"] if d not in ("src/ganlab/fid.py", "src/ganlab")]
     assert "src/ganlab/fid.py" in missing_deps(stage) or "src/ganlab" in stage["deps"]
     stage["deps"] = [d for d in stage["deps"] if d != "data/classifier"]
     assert "data/classifier" in missing_deps(stage)
+
+
+def test_a_model_imported_by_name_is_a_dep_the_check_sees():
+    """The registries import a model's package by its name, out of sight of the import
+    statements: the check must still name the model's package when it is not a dep."""
+    stage = stages(ROOT / "dvc.yaml", ["wgan_gp"])["train@wgan_gp"]
+    stage["deps"] = [d for d in stage["deps"] if d != "src/ganlab/models/wgan_gp"]
+    assert {"src/ganlab/models/wgan_gp/params.py", "src/ganlab/models/wgan_gp/variant.py"} <= set(missing_deps(stage))
+
+
+DATA_STAGES = ("download", "crop", "prepare", "fid_weights", "real_stats", "classify")
+
+
+@pytest.mark.parametrize("name", DATA_STAGES)
+def test_no_data_stage_runs_or_depends_on_model_code_or_params(name):
+    """Adding or editing a model must not re-crop the faces (or rerun any data stage)."""
+    stage = stages(ROOT / "dvc.yaml")[name]
+    script = ROOT / next(w for w in stage["cmd"].split() if w.startswith("stages/"))
+    models = SRC / "ganlab/models"
+    ran = [str(p.relative_to(SRC)) for p in closure(script) if models in p.parents or p.name == "model_params.py"]
+    assert ran == []
+    assert [d for d in stage["deps"] if d.startswith("src/ganlab/models") or d.endswith("model_params.py")] == []
+
+
+def test_a_model_imports_no_other_models_package():
+    """What two models share lives in shared modules (models/base.py, models/layers.py): a
+    model's package importing another's would be a dep its stages do not list."""
+    for name in model_names():
+        for path in (SRC / "ganlab/models" / name).glob("*.py"):
+            others = [m for m in imported(path) if m.startswith("ganlab.models.") and m.split(".")[2] not in (name, "base", "layers")]
+            assert others == [], path
 
 
 def test_every_model_has_its_params_class_and_nothing_else():
@@ -153,15 +201,19 @@ def test_every_model_has_its_params_class_and_nothing_else():
     from ganlab.model_params import MODEL_PARAMS
     from ganlab.models import REGISTRY
 
-    assert list(REGISTRY) == list(MODEL_PARAMS)
+    assert list(REGISTRY) == list(MODEL_PARAMS) == model_names()
+    assert {"dcgan", "cdcgan", "wgan", "wgan_gp", "progressive"} <= set(model_names())
     assert all(REGISTRY[name].Params is MODEL_PARAMS[name] for name in REGISTRY)
 
 
 def test_params_validation_imports_no_model_code():
-    """Every stage validates the whole params file; doing so must not pull in torch or the networks."""
+    """Every stage validates params; doing so for every model must not pull in torch or any
+    network (the params modules only), and a data stage's load imports no model's params."""
     import subprocess
 
-    code = "import sys; from ganlab import params; from ganlab.model_params import MODEL_PARAMS; params.load('params.yaml', MODEL_PARAMS); print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('ganlab.models')))"
+    code = ("import sys; from ganlab import params; params.load('params.yaml'); print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('ganlab.model')));"
+            "from ganlab.model_params import MODEL_PARAMS; params.load('params.yaml', MODEL_PARAMS);"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.split('.')[-1] in ('variant', 'base', 'layers')))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(SRC)})
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "[]"
+    assert r.stdout.split() == ["[]", "[]"]

@@ -1,19 +1,18 @@
-"""The params of every model: one frozen dataclass per variant, validating its section of params.yaml.
+"""What every model's params share: the base class, the guard's params, and the registry.
 
-They live apart from the networks (ganlab.models), so that every stage can validate the whole
-params file, model sections included, without importing torch or any model code: a typo in
-`dcgan:` fails the first stage that runs, and an edit to a network re-runs only the stages
-that run it.
+Each model's own class lives beside its networks, in ganlab/models/<name>/params.py, which
+imports no torch: the train stage of a model validates its section without loading any other
+model, and an edit to one model's params or networks reruns only that model's stages.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Iterator, Literal, Mapping
 
 from ganlab.errors import ParamsError
-
-SIDES = (4, 8, 16, 32, 64, 128, 256)  # the resolutions progressive growing's batch_sizes and phase_images are aligned with
+from ganlab.params import model_names
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,7 @@ class ModelParams:
     steps: int = 2000  # generator updates
     batch_size: int = 64  # real images per discriminator step
     nz: int = 100  # latent size (Kaladjian's WGAN and Razzaq's cDCGAN used 100)
+    width: int = 64  # the networks' width in channels; each model's class says which layers (64: DCGAN's ngf = ndf)
     lr_g: float = 2e-4  # generator learning rate (Radford et al. 2015)
     lr_d: float = 2e-4  # discriminator learning rate
     beta1: float = 0.5  # Adam beta1; 0.5 rather than 0.9 keeps DCGAN training stable (Radford et al.)
@@ -52,7 +52,7 @@ class ModelParams:
     guard: GuardParams = field(default_factory=GuardParams)  # Razzaq's loss-bounds guard (off by default)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "nz", "lr_g", "lr_d"):
+        for name in ("steps", "batch_size", "nz", "width", "lr_g", "lr_d"):
             if getattr(self, name) <= 0:
                 raise ParamsError(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("beta1", "beta2"):
@@ -69,139 +69,24 @@ class ModelParams:
         return None
 
 
-@dataclass(frozen=True)
-class DCGANParams(ModelParams):
-    width: int = 64  # channels of the last generator / first discriminator layer (ngf = ndf; 64 in the paper)
+class _ModelParamsRegistry(Mapping):
+    """Model name -> its params class, each imported when first asked for.
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.width <= 0:
-            raise ParamsError(f"width must be > 0, got {self.width}")
+    A model is a package ganlab/models/<name>/ whose params.py defines `Params`: adding one
+    edits no shared file, so DVC reruns no other model's stages (and no data stage) for it.
+    Imported by name, not listed here: a list here would be a dep of every model's stages.
+    """
 
+    def __getitem__(self, name: str) -> type[ModelParams]:
+        if name not in model_names():
+            raise KeyError(name)
+        return importlib.import_module(f"ganlab.models.{name}.params").Params
 
-@dataclass(frozen=True)
-class CDCGANParams(DCGANParams):
-    conditional: ClassVar[bool] = True
+    def __iter__(self) -> Iterator[str]:
+        return iter(model_names())
 
-    embed_dim: int = 16  # size of the learned label embedding (Razzaq's report: 16; Brownlee's code: 50)
-    lr_g: float = 7e-4  # generator learning rate (Razzaq)
-    lr_d: float = 7e-4  # discriminator learning rate (Razzaq)
-    beta1: float = 0.9  # Adamax beta1: Razzaq gives none, so Keras's Adamax default
-    optimizer: Literal["adam", "adamax", "rmsprop"] = "adamax"  # Razzaq: Adamax, "recommended when there are embeddings"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.embed_dim <= 0:
-            raise ParamsError(f"embed_dim must be > 0, got {self.embed_dim}")
+    def __len__(self) -> int:
+        return len(model_names())
 
 
-@dataclass(frozen=True)
-class WGANParams(ModelParams):
-    resolutions: ClassVar[tuple[int, ...]] = (32, 64, 128, 256)  # five stride-2 layers (Kaladjian) need 32 px or more
-
-    batch_size: int = 32  # real images per critic step (Kaladjian)
-    width: int = 64  # channels of the generator's last / the critic's first conv layer, doubling per layer (DCGAN's 64)
-    lr_g: float = 5e-5  # generator learning rate (Arjovsky et al. 2017)
-    lr_d: float = 5e-5  # critic learning rate (Arjovsky et al. 2017)
-    optimizer: Literal["adam", "adamax", "rmsprop"] = "rmsprop"  # Arjovsky et al.: momentum-based optimisers made the clipped critic unstable
-    clip: float = 0.01  # critic weights are clamped to [-clip, clip] after each critic step (Arjovsky et al.)
-    n_critic: int = 5  # critic steps per generator step, each on a fresh real batch (Arjovsky et al.)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.width <= 0:
-            raise ParamsError(f"width must be > 0, got {self.width}")
-        if self.clip <= 0:
-            raise ParamsError(f"clip must be > 0, got {self.clip}")
-        if self.n_critic < 1:
-            raise ParamsError(f"n_critic must be >= 1, got {self.n_critic}")
-
-
-@dataclass(frozen=True)
-class WGANGPParams(ModelParams):
-    batch_size: int = 128  # real images per critic step (Łukaszyk and Wrona)
-    nz: int = 128  # latent size (Łukaszyk and Wrona's first model; its second used 1024)
-    width: int = 64  # channels of the generator's last / the critic's first conv layer, doubling per layer
-    lr_g: float = 2e-4  # generator learning rate (Łukaszyk and Wrona; Gulrajani et al. used 1e-4)
-    lr_d: float = 2e-4  # critic learning rate (Łukaszyk and Wrona)
-    beta1: float = 0.5  # Adam beta1 of the keras.io example Łukaszyk and Wrona built on (Gulrajani et al.: 0.0)
-    beta2: float = 0.9  # Adam beta2 (keras.io example and Gulrajani et al.)
-    n_critic: int = 3  # critic steps per generator step, each on a fresh real batch (keras.io example; Gulrajani et al.: 5)
-    gp_weight: float = 10.0  # gradient penalty weight lambda (Łukaszyk and Wrona, Gulrajani et al.)
-    critic_norm: Literal["layer", "none"] = "none"  # normalisation in the critic: Łukaszyk and Wrona had none; Gulrajani et al. used layer norm
-    dropout: float = 0.0  # dropout after each generator layer but the output (Łukaszyk and Wrona's second model: 0.2)
-    instance_noise: float = 0.0  # std of Gaussian noise added to every critic input (Łukaszyk and Wrona's second model: 0.001)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for name in ("width", "n_critic"):
-            if getattr(self, name) < 1:
-                raise ParamsError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("gp_weight", "instance_noise"):
-            if getattr(self, name) < 0:
-                raise ParamsError(f"{name} must be >= 0, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise ParamsError(f"dropout must be in [0, 1), got {self.dropout}")
-
-
-@dataclass(frozen=True)
-class ProgressiveParams(ModelParams):
-    batch_size: int = 32  # largest minibatch: batch_sizes entries above it are capped to it (Penne et al. started at 32)
-    batch_sizes: list[int] = field(default_factory=lambda: [32, 32, 32, 32, 16, 16, 14])  # minibatch at 4, 8, ..., 256 px (Penne et al.: shrinking with resolution; Karras: 16 up to 128, 14 at 256)
-    nz: int = 512  # latent size (Penne et al. and Karras et al.)
-    width: int = 64  # channels up to 32 px, halved per doubling above (Karras and Penne et al.: 512; 64 costs about what DCGAN's default does per image on a CPU)
-    # cap on the channels below 32 px, which double per halving up to it; 0: `width` (Karras: flat
-    # up to 32 px). Low resolutions are cheap, so a cap above `width` buys capacity where the
-    # face's layout is learnt for little time.
-    max_width: int = 0
-    start_resolution: int = 16  # resolution training starts at (Penne et al.: 16, faster than Karras's 4)
-    # real images per fade-in and per stabilisation phase at 4, 8, ..., 256 px (Karras: 800k each;
-    # Penne et al.: 5 CelebA epochs). Low resolutions are cheap and where the face's layout is learnt,
-    # so the defaults spend most images there: on a 2-core CPU 16 px trains at ~600 images/s,
-    # 64 px at ~80.
-    phase_images: list[int] = field(default_factory=lambda: [8000, 8000, 48000, 12000, 8000, 8000, 8000])
-    # wgan_gp: Karras et al.'s Wasserstein loss with the gradient penalty and drift term;
-    # bce: Penne et al.'s binary cross-entropy (non-saturating for G) with the same gradient penalty
-    loss: Literal["wgan_gp", "bce"] = "wgan_gp"
-    gp_weight: float = 10.0  # gradient penalty weight lambda (Karras et al.)
-    drift: float = 0.001  # weight of the drift term E[D(real)^2] that keeps critic scores near 0 (Karras et al.)
-    lr_g: float = 1e-3  # generator learning rate (Karras et al.)
-    lr_d: float = 1e-3  # discriminator learning rate (Karras et al.)
-    beta1: float = 0.0  # Adam beta1 (Karras et al.)
-    beta2: float = 0.99  # Adam beta2 (Karras et al.)
-    # Adam as in the paper rather than Penne et al.'s RMSProp: the loss here is the paper's WGAN-GP with
-    # drift, and Adam(0, 0.99) is what that loss and equalized learning rate were tuned with; seed
-    # 003 paired RMSProp with a BCE loss.
-    optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Karras et al.; Penne et al. used rmsprop
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.start_resolution not in SIDES:
-            raise ParamsError(f"start_resolution must be one of {', '.join(map(str, SIDES))}, got {self.start_resolution}")
-        if len(self.batch_sizes) != len(SIDES) or min(self.batch_sizes) <= 0:
-            raise ParamsError(f"batch_sizes must hold {len(SIDES)} positive sizes, for {', '.join(map(str, SIDES))} px; got {self.batch_sizes}")
-        if self.width <= 0:
-            raise ParamsError(f"width must be > 0, got {self.width}")
-        if self.max_width < 0:
-            raise ParamsError(f"max_width must be >= 0 (0: width), got {self.max_width}")
-        if len(self.phase_images) != len(SIDES) or min(self.phase_images) <= 0:
-            raise ParamsError(f"phase_images must hold {len(SIDES)} positive counts, for {', '.join(map(str, SIDES))} px; got {self.phase_images}")
-        for name in ("gp_weight", "drift"):
-            if getattr(self, name) < 0:
-                raise ParamsError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-    def data_problem(self, section: str, resolution: int, categories: int) -> str | None:
-        problem = super().data_problem(section, resolution, categories)
-        if problem is None and self.start_resolution > resolution:
-            problem = f"{section}.start_resolution {self.start_resolution} is above prepare.resolution {resolution}"
-        return problem
-
-
-# model name in params.yaml -> its params class; ganlab.models.REGISTRY holds the same names
-MODEL_PARAMS: dict[str, type[ModelParams]] = {
-    "dcgan": DCGANParams,
-    "wgan": WGANParams,
-    "wgan_gp": WGANGPParams,
-    "progressive": ProgressiveParams,
-    "cdcgan": CDCGANParams,
-}
+MODEL_PARAMS: Mapping[str, type[ModelParams]] = _ModelParamsRegistry()  # ganlab.models.REGISTRY holds the same names

@@ -1,7 +1,8 @@
 """Typed, validated parameters: one frozen dataclass per section of params.yaml.
 
-Every stage validates the whole file (so a typo anywhere fails fast, naming the key) and then
-uses only its own section. Defaults live here and nowhere else; params.yaml overrides them.
+Every stage validates every section but the models' (so a typo there fails fast, naming the
+key) and the names of the models' sections; a model's stages validate its own section (see load).
+Defaults live here and in each model's params class, and nowhere else; params.yaml overrides them.
 """
 
 from __future__ import annotations
@@ -349,30 +350,40 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
-def load(path: str | Path = "params.yaml", models: Mapping[str, type] | None = None) -> dict[str, Any]:
-    """Validate every section of params.yaml; return section name -> dataclass.
+def model_names() -> list[str]:
+    """Every model there is: a package ganlab/models/<name>/ with a params.py. Read from the
+    folder, not imported, so that a data stage knows the model sections' names without loading
+    (or depending on) any model's code or params."""
+    return sorted(p.parent.name for p in (Path(__file__).parent / "models").glob("*/params.py"))
 
-    `models` maps each model name to its params class, which parses that model's section;
-    by default ganlab.model_params.MODEL_PARAMS, the registry of the models' params, which
-    imports no model code (no torch, no networks) and nothing of this module.
+
+def load(path: str | Path = "params.yaml", models: Mapping[str, type] | None = None) -> dict[str, Any]:
+    """Validate params.yaml; return section name -> dataclass.
+
+    Every section but the models' is parsed, and every top-level key must name a section or a
+    model (model_names), as must each name in train.models. `models` maps model names to their
+    params classes: those models' sections are parsed too, and checked against what prepare
+    makes. The data stages pass none, so no model's params is imported or a dep of theirs; a
+    model's train stage passes its own (ganlab.model_params.MODEL_PARAMS[name]); tools that
+    want every section checked pass MODEL_PARAMS itself.
     """
-    if models is None:
-        from ganlab.model_params import MODEL_PARAMS as models
     raw = read_yaml(path)
-    known = {**SECTIONS, **models}
-    out = {}
+    names = model_names()
+    known = [*SECTIONS, *names]
     for key in raw:
         if key not in known:
-            raise ParamsError(_unknown(str(key), str(key), list(known)))
-    for name, cls in known.items():
-        out[name] = parse(cls, raw.get(name), name)
+            raise ParamsError(_unknown(str(key), str(key), known))
+    out = {name: parse(cls, raw.get(name), name) for name, cls in SECTIONS.items()}
     for name in out["train"].models:
-        if name not in models:
-            raise ParamsError(f"train.models: unknown model '{name}' (known: {', '.join(models)})")
-    for name in out["train"].models:  # here, not at train time: before crop and prepare have run for nothing
-        problem = out[name].data_problem(name, out["prepare"].resolution, len(out["prepare"].categories))
-        if problem:
-            raise ParamsError(problem)
+        if name not in names:
+            raise ParamsError(f"train.models: unknown model '{name}' (known: {', '.join(names)})")
+    for name, cls in (models or {}).items():
+        out[name] = parse(cls, raw.get(name), name)
+    for name in out["train"].models:  # before training; ganlab.presets checks every model before a stage runs
+        if name in out:
+            problem = out[name].data_problem(name, out["prepare"].resolution, len(out["prepare"].categories))
+            if problem:
+                raise ParamsError(problem)
     return out
 
 

@@ -31,8 +31,9 @@ from ganlab.generator import latents, pick_device, to_uint8
 from ganlab.guard import LossGuard
 from ganlab.io import atomic_path, write_csv, write_split
 from ganlab.retention import snapshots_to_delete
-from ganlab.models import REGISTRY, ModelParams, Variant
-from ganlab.models.base import optimize
+from ganlab.model_params import ModelParams
+from ganlab.models import REGISTRY
+from ganlab.models.base import Variant, optimize
 from ganlab.params import TrainParams, to_dict
 
 # Bumped when the checkpoint's layout changes: a checkpoint of another format is not resumed.
@@ -263,8 +264,8 @@ def code_digest() -> str:
     and a killed run's resume folder still holds the old checkpoint)."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted([root / "train.py", root / "losses.py", root / "guard.py", root / "model_params.py", *(root / "models").glob("*.py")]):
-        h.update(path.name.encode())
+    for path in sorted([root / "train.py", root / "losses.py", root / "guard.py", root / "model_params.py", *(root / "models").rglob("*.py")]):
+        h.update(str(path.relative_to(root)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 

@@ -141,7 +141,7 @@ def test_every_mutated_key_fails_in_one_line_naming_it(tmp_path, record_fault):
         tried += 1
         path.write_text(dump(mutated(base, key, value)))
         try:
-            params.load(path)
+            params.load(path, MODEL_PARAMS)  # every model's section too (a data stage checks none)
         except ParamsError as e:
             if says(str(e), key):
                 named_in_one_line += 1
@@ -170,7 +170,7 @@ def test_model_messages_name_their_section(tmp_path, section, values, named):
     path = tmp_path / "params.yaml"
     path.write_text(dump({section: values}))
     with pytest.raises(ParamsError) as e:
-        params.load(path)
+        params.load(path, MODEL_PARAMS)  # every model's section too (a data stage checks none)
     assert str(e.value).startswith(named)
 
 
@@ -181,20 +181,24 @@ def stage_error(repo, *args: str) -> list[str]:
 
 
 def test_a_stage_says_a_bad_model_key_in_one_line(tmp_path):
-    """The crop stage validates the whole file, model sections included, before it reads an image."""
+    """The model's train stage validates its section before it reads the data. (A data stage
+    does not: it imports no model's params, so adding or editing a model reruns none of them.)"""
     bad = tmp_path / "params.yaml"
     bad.write_text(dump({"dcgan": {"steps": 0}}))
-    lines = stage_error(ROOT, "stages/crop.py", "--params", str(bad), "--raw", str(tmp_path / "raw"), "--out", str(tmp_path / "crops"), "--metrics", str(tmp_path / "crop.json"))
+    lines = stage_error(ROOT, "stages/train.py", "--params", str(bad), "--model", "dcgan", "--data", str(tmp_path / "none.npz"), "--out", str(tmp_path / "model"),
+                        "--metrics", str(tmp_path / "m.json"), "--info", str(tmp_path / "i.json"), "--history", str(tmp_path / "h.csv"))
     assert lines == ["error: dcgan.steps must be > 0, got 0"]
-    assert not (tmp_path / "crops").exists()
+    assert not (tmp_path / "model").exists()
 
 
-def test_dvc_repro_stops_before_crop_on_a_resolution_no_model_takes(tmp_path):
-    """wgan cannot train at 16 px: `dvc repro` fails at its first stage, not after crop and prepare."""
-    repo = make_repo(tmp_path / "repo", {"data": {"count": 4}, "prepare": {"resolution": 16}, "train": {"models": ["wgan"]}})
-    r = subprocess.run([str(BIN / "dvc"), "repro", "crop"], cwd=repo, env=env(), capture_output=True, text=True)
+def test_dvc_repro_stops_before_training_on_a_resolution_the_model_does_not_take(tmp_path):
+    """wgan cannot train at 16 px: its train stage fails with one line before it reads the data.
+    The data stages before it have run (they know no model's params): `ganlab.presets` checks
+    every model before a preset's stages run."""
+    repo = make_repo(tmp_path / "repo", {"data": {"count": 4}, "crop": {"mode": "center"}, "prepare": {"resolution": 16}, "train": {"models": ["wgan"]}, "wgan": {"steps": 2}})
+    r = subprocess.run([str(BIN / "dvc"), "repro", "train@wgan"], cwd=repo, env=env(), capture_output=True, text=True)
     out = r.stdout + r.stderr
     assert r.returncode != 0
     assert "error: prepare.resolution 16 cannot be trained by wgan, which takes 32, 64, 128, 256 px" in out, out
     assert "Traceback" not in out
-    assert not (repo / "data/raw").exists() and not (repo / "data/crops").exists()
+    assert (repo / "data/prepared/faces.npz").exists() and not (repo / "data/models/wgan").exists()

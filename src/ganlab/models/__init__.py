@@ -1,22 +1,40 @@
-"""Model registry: a plain dict from the name used in params.yaml to the variant class.
+"""The models: one package per model, ganlab/models/<name>/, named as in params.yaml.
 
-A variant is built with its params: `REGISTRY[name](params)`; `REGISTRY[name].Params` is the
-params class that validates that model's section of params.yaml.
+Each holds params.py (its params class, `Params`; no torch) and variant.py (its networks and
+losses, `VARIANT`); base.py and layers.py hold what models share. `REGISTRY[name]` is the
+variant class, built with its params: `REGISTRY[name](params)`; `REGISTRY[name].Params`
+validates the model's section of params.yaml.
+
+The registry imports a model's package by its name when first asked for it, rather than
+listing every model here: a list here would make this file a DVC dep of every model's stages,
+and adding a model would rerun them all. Nothing here imports torch, so that params.py
+modules import without it.
 """
 
-from ganlab.models.base import ModelParams, Variant
-from ganlab.models.cdcgan import CDCGAN
-from ganlab.models.dcgan import DCGAN
-from ganlab.models.progressive import Progressive
-from ganlab.models.wgan import WGAN
-from ganlab.models.wgan_gp import WGANGP
+from __future__ import annotations
 
-REGISTRY: dict[str, type[Variant]] = {
-    "dcgan": DCGAN,
-    "wgan": WGAN,
-    "wgan_gp": WGANGP,
-    "progressive": Progressive,
-    "cdcgan": CDCGAN,
-}
+import importlib
+from typing import TYPE_CHECKING, Iterator, Mapping
 
-__all__ = ["REGISTRY", "ModelParams", "Variant"]
+from ganlab.params import model_names
+
+if TYPE_CHECKING:
+    from ganlab.models.base import Variant
+
+
+class _Registry(Mapping):
+    """Model name -> its variant class (ganlab/models/<name>/variant.py's VARIANT)."""
+
+    def __getitem__(self, name: str) -> type[Variant]:
+        if name not in model_names():
+            raise KeyError(name)
+        return importlib.import_module(f"ganlab.models.{name}.variant").VARIANT
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(model_names())
+
+    def __len__(self) -> int:
+        return len(model_names())
+
+
+REGISTRY: Mapping[str, type[Variant]] = _Registry()

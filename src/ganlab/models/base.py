@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganlab.losses import d_loss_bce, g_loss_bce
 from ganlab.model_params import ModelParams
 
 
@@ -87,6 +88,26 @@ class Variant:
     def generator_loss(self, D, fake: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, Losses]:
         """G's loss on fakes drawn with gradient, and the numbers to record."""
         raise NotImplementedError
+
+
+class BCEVariant(Variant):
+    """Radford et al.'s non-saturating BCE losses, G's step scoring the D step's fakes (as
+    pytorch/examples' dcgan does): dcgan's and cdcgan's."""
+
+    reuse_fake = True
+
+    def critic_loss(self, D, real, fake, labels=None):
+        real_logits, fake_logits = D(real, labels), D(fake, labels)
+        loss = d_loss_bce(real_logits, fake_logits)
+        return loss, {
+            "loss_d": loss.detach(),
+            "d_real": torch.sigmoid(real_logits.detach()).mean(),  # D(x): near 1 early, ~0.5 at balance
+            "d_fake": torch.sigmoid(fake_logits.detach()).mean(),  # D(G(z)) before the G update
+        }
+
+    def generator_loss(self, D, fake, labels=None):
+        loss = g_loss_bce(D(fake, labels))  # fake labels are real for generator cost
+        return loss, {"loss_g": loss.detach()}
 
 
 def optimize(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:

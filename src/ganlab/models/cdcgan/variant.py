@@ -2,7 +2,7 @@
 
 Both networks learn an embedding of the class label, and a linear layer turns it into one extra
 feature map: in D an image-sized channel beside the RGB input, in G a 4x4 channel beside the
-first 4x4 feature map (Razzaq: 128 + 1 = 129 maps). Everything else is DCGAN's (dcgan.py).
+first 4x4 feature map (Razzaq: 128 + 1 = 129 maps). Everything else is DCGAN's (models/layers.py, base.BCEVariant).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ganlab.models import dcgan
-from ganlab.model_params import CDCGANParams
+from ganlab.models.base import BCEVariant
+from ganlab.models.cdcgan.params import CDCGANParams
+from ganlab.models.layers import DCGANDiscriminator, DCGANGenerator, init_weights
 
 
 class LabelMap(nn.Module):
@@ -37,11 +38,11 @@ class Generator(nn.Module):
 
     def __init__(self, nz: int, width: int, resolution: int, channels: int, num_classes: int, embed_dim: int):
         super().__init__()
-        net = dcgan.Generator(nz, width, resolution, channels).net
+        net = DCGANGenerator(nz, width, resolution, channels).net
         self.head, self.tail = net[:3], net[3:]  # head: (B, nz, 1, 1) -> (B, ch, 4, 4)
         first = self.tail[0]  # the tail's first transposed conv also takes the label map
         self.tail[0] = nn.ConvTranspose2d(first.in_channels + 1, first.out_channels, 4, 2, 1, bias=False)
-        dcgan.init_weights(self.tail[0])
+        init_weights(self.tail[0])
         self.label_map = LabelMap(num_classes, embed_dim, 4)
         self.nz, self.num_classes = nz, num_classes
 
@@ -59,7 +60,7 @@ class Discriminator(nn.Module):
     def __init__(self, width: int, resolution: int, channels: int, num_classes: int, embed_dim: int):
         super().__init__()
         self.label_map = LabelMap(num_classes, embed_dim, resolution)
-        self.body = dcgan.Discriminator(width, resolution, channels + 1)
+        self.body = DCGANDiscriminator(width, resolution, channels + 1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is None:
@@ -67,7 +68,7 @@ class Discriminator(nn.Module):
         return self.body(torch.cat([x, self.label_map(labels)], 1))  # (B, C + 1, R, R) -> (B,) logits
 
 
-class CDCGAN(dcgan.DCGAN):
+class CDCGAN(BCEVariant):
     """Conditional DCGAN: DCGAN's BCE losses, fakes drawn with the real batch's labels (so they
     follow the data's class frequencies)."""
 
@@ -78,3 +79,6 @@ class CDCGAN(dcgan.DCGAN):
             raise ValueError(f"cdcgan is conditional: it needs num_classes >= 1, got {num_classes}")
         p = self.p
         return Generator(p.nz, p.width, resolution, channels, num_classes, p.embed_dim), Discriminator(p.width, resolution, channels, num_classes, p.embed_dim)
+
+
+VARIANT = CDCGAN  # what ganlab.models.REGISTRY['cdcgan'] is

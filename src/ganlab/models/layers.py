@@ -1,27 +1,78 @@
-"""WGAN with weight clipping (Arjovsky et al. 2017), with Kaladjian's networks.
+"""Networks more than one model builds: DCGAN's (dcgan, and cdcgan around them) and the
+stride-2 stacks of Kaladjian's WGAN (wgan, and wgan_gp at another depth).
 
-Kaladjian's critic is five stride-2 convolutions (batch norm, LeakyReLU) and a linear score; its
-generator a linear layer and five stride-2 transposed convolutions (batch norm, ReLU, tanh).
-Five halvings fix the smallest feature map at R/32: 1x1 at 32 px, 2x2 at 64 (Kaladjian's first
-size), 4x4 at 128 (the size it kept), 8x8 at 256, where Kaladjian saw several faces per image:
-each of the 8x8 critic features sees only a 94 px window and only the linear score relates them.
-Below 32 px five halvings do not fit, so 16 px is not offered. The same two modules, with a
-depth argument, serve wgan_gp.
+Shared, so a DVC dep of every model's stages (dvc.yaml): DVC's foreach can name only a
+model's own package, ${item}, so what two models share reruns all of them when edited.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
 from torch import nn
 
-from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein
-from ganlab.model_params import WGANParams
-from ganlab.models.base import Variant
-from ganlab.models.dcgan import init_weights
 
-LAYERS = 5  # Kaladjian: five (transposed) convolutions in each network
+def _levels(resolution: int) -> int:
+    """Number of 2x up-samplings from 4x4 to `resolution`."""
+    n = math.log2(resolution) - 2
+    if n < 1 or n != int(n):
+        raise ValueError(f"DCGAN needs a power-of-two resolution >= 8, got {resolution}")
+    return int(n)
+
+
+def init_weights(m: nn.Module) -> None:
+    """N(0, 0.02) for convolutions and N(1, 0.02) for batch-norm scales, as in the paper."""
+    if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """DCGAN's generator: latent (B, nz) -> transposed convolutions from 4x4 -> (B, C, R, R) in [-1, 1]."""
+
+    def __init__(self, nz: int, width: int, resolution: int, channels: int = 3):
+        super().__init__()
+        n = _levels(resolution)
+        ch = width * 2 ** (n - 1)
+        layers: list[nn.Module] = [
+            nn.ConvTranspose2d(nz, ch, 4, 1, 0, bias=False),  # (B, ch, 4, 4)
+            nn.BatchNorm2d(ch),
+            nn.ReLU(True),
+        ]
+        for _ in range(n - 1):  # each: (B, ch, s, s) -> (B, ch/2, 2s, 2s)
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]  # (B, 3, R, R) in [-1, 1]
+        self.net = nn.Sequential(*layers)
+        self.nz = nz
+        self.apply(init_weights)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z.view(z.shape[0], self.nz, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    """DCGAN's discriminator: image -> stride-2 convolutions -> one logit per image."""
+
+    def __init__(self, width: int, resolution: int, channels: int = 3):
+        super().__init__()
+        n = _levels(resolution)
+        ch = width
+        # no batch norm on the input layer (Radford et al.)
+        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]  # (B, w, R/2, R/2)
+        for _ in range(n - 1):  # each: (B, ch, s, s) -> (B, 2ch, s/2, s/2)
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]  # (B, 1, 1, 1): a logit
+        self.net = nn.Sequential(*layers)
+        self.apply(init_weights)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x).view(-1)
 
 
 def _side(resolution: int, layers: int) -> int:
@@ -32,7 +83,7 @@ def _side(resolution: int, layers: int) -> int:
     return side
 
 
-class Generator(nn.Module):
+class StrideGenerator(nn.Module):
     """Latent vector -> linear -> `layers` stride-2 transposed convolutions -> tanh image.
 
     Batch norm and ReLU follow every layer but the last; `dropout` > 0 adds dropout after each of
@@ -58,7 +109,7 @@ class Generator(nn.Module):
         return self.body(self.fc(z).view(z.shape[0], *self.shape))
 
 
-class Critic(nn.Module):
+class StrideCritic(nn.Module):
     """Image -> `layers` stride-2 convolutions with LeakyReLU(0.2) -> linear score (no sigmoid).
 
     `norm` follows the convolutions (not the first; batch norm not the last): "batch" (Kaladjian),
@@ -86,33 +137,3 @@ class Critic(nn.Module):
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.body(x).view(-1)
-
-
-class WGAN(Variant):
-    """Weight-clipped WGAN: the trainer runs n_critic critic steps, each on a fresh real batch
-    (as Arjovsky et al. draw one per critic step) and each followed by clipping, then one G step."""
-
-    Params = WGANParams
-
-    def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
-        p = self.p
-        return Generator(p.nz, p.width, resolution, LAYERS, channels), Critic(p.width, resolution, LAYERS, channels, "batch")
-
-    def critic_loss(self, D, real, fake, labels=None):
-        real_scores, fake_scores = D(real), D(fake)
-        loss = d_loss_wasserstein(real_scores, fake_scores)
-        return loss, {
-            "loss_d": loss.detach(),
-            "wasserstein": -loss.detach(),  # mean(real) - mean(fake): the critic's distance estimate
-            "d_real": real_scores.detach().mean(),  # mean critic score of reals
-            "d_fake": fake_scores.detach().mean(),  # mean critic score of fakes before the G update
-        }
-
-    @torch.no_grad()
-    def after_critic_step(self, D):
-        for w in D.parameters():  # the Lipschitz constraint of the original WGAN
-            w.clamp_(-self.p.clip, self.p.clip)
-
-    def generator_loss(self, D, fake, labels=None):
-        loss = g_loss_wasserstein(D(fake))
-        return loss, {"loss_g": loss.detach()}

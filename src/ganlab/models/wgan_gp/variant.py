@@ -3,7 +3,7 @@
 Łukaszyk and Wrona followed the keras.io WGAN-GP example: a dense layer to an 8x8 map and stride-2
 upsampling with batch norm and tanh in G; stride-2 convolutions without batch norm down to about
 8x8 and a dense score in D. So both networks here run between the image and an 8x8 map
-(log2(R) - 3 layers: 1 at 16 px, 3 at 64, 5 at 256), reusing the WGAN modules. Its second model
+(log2(R) - 3 layers: 1 at 16 px, 3 at 64, 5 at 256), reusing the WGAN modules (models/layers.py). Its second model
 added dropout 0.2 in G, latent 1024 and Gaussian instance noise (std 0.001) on D's inputs.
 """
 
@@ -14,9 +14,9 @@ import math
 import torch
 
 from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein, gradient_penalty
-from ganlab.model_params import WGANGPParams
 from ganlab.models.base import Variant
-from ganlab.models.wgan import Critic, Generator
+from ganlab.models.layers import StrideCritic, StrideGenerator
+from ganlab.models.wgan_gp.params import WGANGPParams
 
 
 def layers(resolution: int) -> int:
@@ -32,7 +32,7 @@ class WGANGP(Variant):
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         p, n = self.p, layers(resolution)
-        return Generator(p.nz, p.width, resolution, n, channels, p.dropout), Critic(p.width, resolution, n, channels, p.critic_norm)
+        return StrideGenerator(p.nz, p.width, resolution, n, channels, p.dropout), StrideCritic(p.width, resolution, n, channels, p.critic_norm)
 
     def _noisy(self, x: torch.Tensor) -> torch.Tensor:
         """Instance noise blurs the real/fake boundary (Łukaszyk's second model)."""
@@ -55,3 +55,6 @@ class WGANGP(Variant):
     def generator_loss(self, D, fake, labels=None):
         loss = g_loss_wasserstein(D(self._noisy(fake)))
         return loss, {"loss_g": loss.detach()}
+
+
+VARIANT = WGANGP  # what ganlab.models.REGISTRY['wgan_gp'] is

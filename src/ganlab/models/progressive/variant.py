@@ -23,8 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganlab.losses import d_loss_bce, d_loss_wasserstein, drift_penalty, g_loss_bce, g_loss_wasserstein, gradient_penalty
-from ganlab.model_params import SIDES, ProgressiveParams
 from ganlab.models.base import Variant
+from ganlab.models.progressive.params import SIDES, ProgressiveParams
 
 
 
@@ -258,3 +258,6 @@ class Progressive(Variant):
         scores = D(downsample(fake, self.stage.resolution))
         loss = g_loss_bce(scores) if self.p.loss == "bce" else g_loss_wasserstein(scores)
         return loss, {"loss_g": loss.detach()}
+
+
+VARIANT = Progressive  # what ganlab.models.REGISTRY['progressive'] is

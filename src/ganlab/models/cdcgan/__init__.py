@@ -1,0 +1,3 @@
+"""The cdcgan model: params.py (its params, torch-free) and variant.py (its networks and losses).
+
+Nothing is imported here: params.load imports params.py without torch."""
