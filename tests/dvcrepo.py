@@ -13,6 +13,21 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
+# The whole pipeline on a budget of seconds (experiments, the run cache, a team's remote).
+TINY = {
+    "data": {"count": 40, "seed": 0},
+    "crop": {"mode": "center"},  # MTCNN's detection is tested in test_pipeline; here it would only cost time
+    "prepare": {"resolution": 16},
+    "train": {"models": ["dcgan"], "sample_every": 2, "checkpoint_every": 2, "log_every": 2, "grid_size": 2},
+    "dcgan": {"steps": 2, "batch_size": 8, "width": 8},
+    "evaluate": {"fid_samples": 8, "face_samples": 4, "batch_size": 8, "every": 0},
+    "classify": {"epochs": 1, "width": 8, "resolution": 16},
+    # the default arithmetic groups: a 2-step generator draws no smiling woman, so render must skip
+    # that figure (or make it, if the classifier happens to read one) and finish either way
+    "render": {"points": 2, "frames_per_transition": 2, "hold_frames": 0, "strip_steps": 3, "grid": 0,
+               "arithmetic_samples": 32, "group_size": 2, "directions": []},
+}
+
 
 def env(**extra: str) -> dict[str, str]:
     """The environment DVC runs in: no MLFLOW_TRACKING_URI (the repo's own store must be used),
@@ -52,10 +67,11 @@ def make_repo(repo: Path, overrides: dict) -> Path:
     # start from the repo's params.yaml: dvc.yaml names keys that must be present in the file
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     for section, values in overrides.items():
-        params[section].update(values)
+        params.setdefault(section, {}).update(values)  # a model section params.yaml lacks (wgan, cdcgan) is added
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     dvc(repo, "init", "-q")
+    shutil.copy(ROOT / ".dvcignore", repo)  # after init, which writes its own: __pycache__ is no part of a dep's hash
     dvc(repo, "config", "core.analytics", "false")
     return repo
 
@@ -71,3 +87,27 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def refusing_python(folder: Path, allowed: str = "stages/fid_weights.py") -> tuple[dict[str, str], Path]:
+    """An environment for `dvc(...)` in which a stage command whose arguments do not match the
+    regular expression `allowed` fails at once, and the file in which each refused command is
+    logged. Stage commands call `python` from PATH; this puts a `python` first on it that runs
+    the venv's python only for allowed commands: a `dvc repro` under it that succeeds with the
+    log absent proves that no other stage's command ran (a training restored from DVC's run
+    cache, not retrained). fid_weights is allowed by default: it is always_changed and runs at
+    every `dvc repro`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "refused.log"
+    script = folder / "python"
+    script.write_text(
+        f"#!{sys.executable}\n"
+        "import os, re, sys\n"
+        f"if re.search({allowed!r}, ' '.join(sys.argv[1:])):\n"
+        f"    os.execv({sys.executable!r}, [{sys.executable!r}, *sys.argv[1:]])\n"
+        f"with open({str(log)!r}, 'a') as f:\n"
+        "    f.write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "sys.exit('refused: this stage was to be restored, not run')\n"
+    )
+    script.chmod(0o755)
+    return {"PATH": f"{folder}{os.pathsep}{env()['PATH']}"}, log

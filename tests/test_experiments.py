@@ -5,21 +5,8 @@ import time
 from pathlib import Path
 
 import pytest
-from dvcrepo import dvc, dvc_json, git, make_repo
+from dvcrepo import TINY, dvc, dvc_json, git, make_repo
 
-TINY = {
-    "data": {"count": 40, "seed": 0},
-    "crop": {"mode": "center"},  # MTCNN's detection is tested in test_pipeline; here it would only cost time
-    "prepare": {"resolution": 16},
-    "train": {"models": ["dcgan"], "sample_every": 2, "checkpoint_every": 2, "log_every": 2, "grid_size": 2},
-    "dcgan": {"steps": 2, "batch_size": 8, "width": 8},
-    "evaluate": {"fid_samples": 8, "face_samples": 4, "batch_size": 8, "every": 0},
-    "classify": {"epochs": 1, "width": 8, "resolution": 16},
-    # the default arithmetic groups: a 2-step generator draws no smiling woman, so render must skip
-    # that figure (or make it, if the classifier happens to read one) and finish either way
-    "render": {"points": 2, "frames_per_transition": 2, "hold_frames": 0, "strip_steps": 3, "grid": 0,
-               "arithmetic_samples": 32, "group_size": 2, "directions": []},
-}
 QUEUED = {"exp-a": "dcgan.steps=3", "exp-b": "dcgan.lr_g=0.001"}
 WORKSPACE_MARK = "WORKSPACE_CODE_RAN"
 
