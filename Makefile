@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ganlab-installed
 
-.PHONY: repro test setup preset clean-venv
+.PHONY: repro test setup preset clean-venv mlflow-server
 
 setup: $(STAMP)
 
@@ -27,6 +27,12 @@ test: $(STAMP)
 # make preset P=razzaq-cdcgan64: merge presets/$(P).yaml into params.yaml, run it as a named experiment
 preset: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m ganlab.presets $(P)
+
+# make mlflow-server [PORT=5000]: a team's MLflow tracking server (SQLite store, artifact proxy) in
+# .mlflow-server/; run the pipeline with MLFLOW_TRACKING_URI=http://127.0.0.1:$(PORT) (docs/team.md)
+PORT ?= 5000
+mlflow-server: $(STAMP)
+	$(BIN)/python -m ganlab.server --port $(PORT)
 
 clean-venv:
 	rm -rf $(VENV)

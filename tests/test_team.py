@@ -1,0 +1,142 @@
+"""A team's set-up (docs/team.md), through the commands it documents: a DVC remote that carries
+outputs and the run cache to a colleague's fresh clone, and an MLflow tracking server with its
+artifact proxy that a pipeline run logs to and that is read back over HTTP."""
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from dvcrepo import TINY, closed_port, dvc, env, git, make_repo, refusing_python, train_digest
+
+from ganlab.server import command
+
+FAST_LR = 0.001  # a dcgan.lr_g the first clone ran and did not commit: only its run cache knows it
+
+
+def tree_digest(repo: Path, *folders: str) -> dict[str, str]:
+    """SHA-256 of every file under the folders, by path; timings excepted (they differ run to run, not here)."""
+    files = sorted(p for folder in folders for p in (repo / folder).rglob("*") if p.is_file() and p.name != ".gitignore")
+    return {str(p.relative_to(repo)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory, fid_weights) -> Path:
+    """The first clone: a remote in a local folder, the pipeline run with two lr_g values (the
+    committed one last), everything pushed with the run cache."""
+    repo = make_repo(tmp_path_factory.mktemp("first"), {**TINY, "evaluate": {**TINY["evaluate"], "fid_weights": str(fid_weights)}})
+    remote = tmp_path_factory.mktemp("remote")
+    dvc(repo, "remote", "add", "-d", "team", str(remote))
+    params = (repo / "params.yaml").read_text()
+    changed = yaml.safe_load(params)
+    changed["dcgan"]["lr_g"] = FAST_LR
+    (repo / "params.yaml").write_text(yaml.safe_dump(changed))
+    dvc(repo, "repro")
+    (repo / "params.yaml").write_text(params)
+    dvc(repo, "repro")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "baseline")
+    dvc(repo, "push", "--run-cache")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def second(first, tmp_path_factory) -> Path:
+    """A colleague's fresh clone of the first, pulled from the remote with the run cache."""
+    repo = tmp_path_factory.mktemp("second") / "repo"
+    subprocess.run(["git", "clone", "-q", str(first), str(repo)], check=True, capture_output=True)
+    dvc(repo, "pull", "--run-cache")
+    return repo
+
+
+def test_a_fresh_clone_restores_every_output_and_trains_nothing(first, second, tmp_path):
+    refusing, log = refusing_python(tmp_path / "bin")
+    start = time.monotonic()
+    out = dvc(second, "repro", **refusing)
+    seconds = time.monotonic() - start
+    assert not log.exists(), log.read_text()
+    ran = [line for line in out.splitlines() if line.startswith("Running stage")]
+    assert ran == ["Running stage 'fid_weights':"], out  # always_changed; no crop, no training
+    assert tree_digest(second, "data", "metrics") == tree_digest(first, "data", "metrics")
+    print(f"dvc repro in a fresh clone after dvc pull --run-cache: {seconds:.1f} s")
+
+
+def test_a_configuration_run_in_another_clone_is_restored_not_trained(first, second, tmp_path):
+    """lr_g=FAST_LR was run in the first clone and never committed; its run cache came with the pull."""
+    refusing, log = refusing_python(tmp_path / "bin")
+    out = dvc(second, "exp", "run", "-S", f"dcgan.lr_g={FAST_LR}", **refusing)
+    assert not log.exists(), log.read_text()
+    assert "Stage 'train@dcgan' is cached - skipping run" in out
+    assert train_digest(second) != train_digest(first)  # the other configuration's weights
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"mlflow server exited with {proc.returncode}"
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"mlflow server not up at {url} after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`python -m ganlab.server` (what `make mlflow-server` runs) on a free port; stopped by its process id."""
+    root = tmp_path_factory.mktemp("mlflow-server")
+    port = closed_port()
+    log = open(root / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "ganlab.server", "--dir", str(root), "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env(), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url, proc)
+        yield url, root
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+    assert proc.poll() is not None
+
+
+def test_the_server_command_proxies_artifacts_to_a_sqlite_store(tmp_path):
+    cmd = command(tmp_path, port=5123)
+    assert cmd[1] == "server" and "--serve-artifacts" in cmd
+    assert cmd[cmd.index("--backend-store-uri") + 1] == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert cmd[cmd.index("--artifacts-destination") + 1] == (tmp_path.resolve() / "artifacts").as_uri()
+
+
+def test_a_pipeline_run_logs_to_the_server_and_reads_back_over_http(server, tmp_path_factory, fid_weights):
+    from mlflow import MlflowClient
+
+    url, root = server
+    repo = make_repo(tmp_path_factory.mktemp("tracked"), {**TINY, "evaluate": {**TINY["evaluate"], "fid_weights": str(fid_weights)}})
+    dvc(repo, "repro", MLFLOW_TRACKING_URI=url)
+    assert not (repo / "mlflow.db").exists() and not (repo / "mlruns").exists()  # nothing went to a local store
+    client = MlflowClient(url)
+    experiment = client.get_experiment_by_name("ganlab")
+    runs = client.search_runs([experiment.experiment_id])
+    assert [r.info.run_name for r in runs] == ["workspace/dcgan"]
+    run = runs[0]
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # uploaded through the server's proxy
+    assert run.data.params["dcgan.steps"] == str(TINY["dcgan"]["steps"])
+    assert {"loss_d", "loss_g", "train_seconds", "face_rate", "fid"} <= set(run.data.metrics)
+    assert run.data.metrics["fid"] == yaml.safe_load((repo / "metrics/dcgan/evaluate.json").read_text())["fid"]
+    samples = [a.path for a in client.list_artifacts(run.info.run_id, "samples")]
+    assert samples, "no sample grid logged"
+    got = Path(client.download_artifacts(run.info.run_id, samples[-1], str(tmp_path_factory.mktemp("download"))))
+    assert got.read_bytes() == (repo / "data/models/dcgan" / samples[-1]).read_bytes()
+    assert list((root / "artifacts").rglob(Path(samples[-1]).name))  # stored where the server keeps artifacts
