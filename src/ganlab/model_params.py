@@ -7,12 +7,11 @@ model, and an edit to one model's params or networks reruns only that model's st
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
-from typing import ClassVar, Iterator, Literal, Mapping
+from typing import ClassVar, Literal, Mapping
 
 from ganlab.errors import ParamsError
-from ganlab.params import model_names
+from ganlab.params import ByModelName
 
 
 @dataclass(frozen=True)
@@ -32,11 +31,11 @@ class GuardParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    """A model's section. Messages name keys bare ("steps must be > 0"): one class serves several
-    sections (cdcgan's extends dcgan's), and params.parse adds the section they were read from."""
+    """A model's section (each model's class extends it). Messages name keys bare ("steps must
+    be > 0"): params.parse adds the section they were read from."""
 
     # What the networks can train on, declared here (not on the variant, which needs torch) so that
-    # params.load can check it against prepare's section before any stage runs.
+    # params.load can check it against prepare's section before training (ganlab.presets: before any stage).
     resolutions: ClassVar[tuple[int, ...]] = (16, 32, 64, 128, 256)  # image sides the networks can be built at; variants that cannot do all narrow it
     conditional: ClassVar[bool] = False  # True: G and D take class labels, which prepare.categories gives
 
@@ -69,24 +68,5 @@ class ModelParams:
         return None
 
 
-class _ModelParamsRegistry(Mapping):
-    """Model name -> its params class, each imported when first asked for.
-
-    A model is a package ganlab/models/<name>/ whose params.py defines `Params`: adding one
-    edits no shared file, so DVC reruns no other model's stages (and no data stage) for it.
-    Imported by name, not listed here: a list here would be a dep of every model's stages.
-    """
-
-    def __getitem__(self, name: str) -> type[ModelParams]:
-        if name not in model_names():
-            raise KeyError(name)
-        return importlib.import_module(f"ganlab.models.{name}.params").Params
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(model_names())
-
-    def __len__(self) -> int:
-        return len(model_names())
-
-
-MODEL_PARAMS: Mapping[str, type[ModelParams]] = _ModelParamsRegistry()  # ganlab.models.REGISTRY holds the same names
+# model name -> its params class (ganlab/models/<name>/params.py's Params); ganlab.models.REGISTRY holds the same names
+MODEL_PARAMS: Mapping[str, type[ModelParams]] = ByModelName("params", "Params")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Iterator, Literal, Mapping
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -355,6 +356,29 @@ def model_names() -> list[str]:
     folder, not imported, so that a data stage knows the model sections' names without loading
     (or depending on) any model's code or params."""
     return sorted(p.parent.name for p in (Path(__file__).parent / "models").glob("*/params.py"))
+
+
+class ByModelName(Mapping):
+    """Model name -> `attr` of the module ganlab.models.<name>.<module>, imported when first
+    asked for (MODEL_PARAMS, ganlab.models.REGISTRY).
+
+    Found by the package's name rather than listed: a list would be a file every model's stages
+    depend on, and adding a model would rerun them all.
+    """
+
+    def __init__(self, module: str, attr: str):
+        self.module, self.attr = module, attr
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in model_names():
+            raise KeyError(name)
+        return getattr(importlib.import_module(f"ganlab.models.{name}.{self.module}"), self.attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(model_names())
+
+    def __len__(self) -> int:
+        return len(model_names())
 
 
 def load(path: str | Path = "params.yaml", models: Mapping[str, type] | None = None) -> dict[str, Any]:

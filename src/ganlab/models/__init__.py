@@ -13,28 +13,11 @@ modules import without it.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING, Mapping
 
-from ganlab.params import model_names
+from ganlab.params import ByModelName
 
 if TYPE_CHECKING:
     from ganlab.models.base import Variant
 
-
-class _Registry(Mapping):
-    """Model name -> its variant class (ganlab/models/<name>/variant.py's VARIANT)."""
-
-    def __getitem__(self, name: str) -> type[Variant]:
-        if name not in model_names():
-            raise KeyError(name)
-        return importlib.import_module(f"ganlab.models.{name}.variant").VARIANT
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(model_names())
-
-    def __len__(self) -> int:
-        return len(model_names())
-
-
-REGISTRY: Mapping[str, type[Variant]] = _Registry()
+REGISTRY: Mapping[str, type[Variant]] = ByModelName("variant", "VARIANT")
