@@ -14,6 +14,7 @@ from typing import ClassVar, Literal
 from ganlab.errors import ParamsError
 
 SIDES = (4, 8, 16, 32, 64, 128, 256)  # the resolutions progressive growing's batch_sizes and phase_images are aligned with
+AUGMENT_POLICIES = ("color", "translation", "cutout")  # DiffAugment's (ganlab.models.stabilisers applies them in this order)
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,28 @@ class ModelParams:
     beta2: float = 0.999  # Adam beta2
     optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Razzaq used Adamax (lr 0.0007), Penne RMSProp
     guard: GuardParams = field(default_factory=GuardParams)  # Razzaq's loss-bounds guard (off by default)
+    # Stabilisers (ganlab.models.stabilisers; docs/stabilisers.md), off here as in the reports'
+    # recipes; params.yaml turns on what the benchmark chose for each default model.
+    augment: list[Literal["color", "translation", "cutout"]] = field(default_factory=list)  # DiffAugment policies on every image D sees, real and fake, in D's and G's steps (Zhao et al. 2020); []: none
+    xflip: bool = False  # mirror each real image left-right with probability 1/2
+    spectral_norm: bool = False  # spectral normalisation of D's conv and linear layers, with D's batch norm taken out (Miyato et al. 2018)
+    minibatch_std: bool = False  # a minibatch standard deviation map before D's last layer (Karras et al. 2017): D sees a batch lacking variety
+    r1: float = 0.0  # R1 penalty weight gamma on D's gradient at the (augmented) reals (Mescheder et al. 2018); 0: off
+    r1_every: int = 16  # R1 on every r1_every-th step only, weighted by r1_every (lazy regularisation, Karras et al. 2020)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "nz", "lr_g", "lr_d"):
             if getattr(self, name) <= 0:
                 raise ParamsError(f"{name} must be > 0, got {getattr(self, name)}")
+        for policy in self.augment:
+            if policy not in AUGMENT_POLICIES:
+                raise ParamsError(f"augment must list policies of {', '.join(AUGMENT_POLICIES)}, got {policy!r}")
+        if len(set(self.augment)) != len(self.augment):
+            raise ParamsError(f"augment lists a policy twice: {self.augment}")
+        if self.r1 < 0:
+            raise ParamsError(f"r1 must be >= 0 (0: off), got {self.r1}")
+        if self.r1_every < 1:
+            raise ParamsError(f"r1_every must be >= 1, got {self.r1_every}")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ParamsError(f"{name} must be in [0, 1), got {getattr(self, name)}")
@@ -173,9 +191,12 @@ class ProgressiveParams(ModelParams):
     # drift, and Adam(0, 0.99) is what that loss and equalized learning rate were tuned with; seed
     # 003 paired RMSProp with a BCE loss.
     optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Karras et al.; Penne et al. used rmsprop
+    minibatch_std: bool = True  # Karras et al.'s discriminator has it
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.spectral_norm:  # SN would divide each weight by its norm, which the run-time He scale then multiplies again
+            raise ParamsError("spectral_norm is not offered for progressive: its equalized-learning-rate layers rescale their weights at run time")
         if self.start_resolution not in SIDES:
             raise ParamsError(f"start_resolution must be one of {', '.join(map(str, SIDES))}, got {self.start_resolution}")
         if len(self.batch_sizes) != len(SIDES) or min(self.batch_sizes) <= 0:

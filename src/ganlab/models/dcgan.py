@@ -10,6 +10,7 @@ from torch import nn
 from ganlab.losses import d_loss_bce, g_loss_bce
 from ganlab.model_params import DCGANParams
 from ganlab.models.base import Variant
+from ganlab.models.stabilisers import MinibatchStd
 
 
 def _levels(resolution: int) -> int:
@@ -52,7 +53,9 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, width: int, resolution: int, channels: int = 3):
+    """`minibatch_std`: a minibatch standard deviation map joins the last 4x4 features."""
+
+    def __init__(self, width: int, resolution: int, channels: int = 3, minibatch_std: bool = False):
         super().__init__()
         n = _levels(resolution)
         ch = width
@@ -61,7 +64,9 @@ class Discriminator(nn.Module):
         for _ in range(n - 1):  # each: (B, ch, s, s) -> (B, 2ch, s/2, s/2)
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
             ch *= 2
-        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]  # (B, 1, 1, 1): a logit
+        if minibatch_std:
+            layers += [MinibatchStd()]  # (B, ch + 1, 4, 4)
+        layers += [nn.Conv2d(ch + minibatch_std, 1, 4, 1, 0, bias=False)]  # (B, 1, 1, 1): a logit
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
 
@@ -77,7 +82,7 @@ class DCGAN(Variant):
     reuse_fake = True
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
-        return Generator(self.p.nz, self.p.width, resolution, channels), Discriminator(self.p.width, resolution, channels)
+        return Generator(self.p.nz, self.p.width, resolution, channels), Discriminator(self.p.width, resolution, channels, self.p.minibatch_std)
 
     def critic_loss(self, D, real, fake, labels=None):
         real_logits, fake_logits = D(real, labels), D(fake, labels)

@@ -20,6 +20,7 @@ from ganlab.losses import d_loss_wasserstein, g_loss_wasserstein
 from ganlab.model_params import WGANParams
 from ganlab.models.base import Variant
 from ganlab.models.dcgan import init_weights
+from ganlab.models.stabilisers import MinibatchStd
 
 LAYERS = 5  # Kaladjian: five (transposed) convolutions in each network
 
@@ -63,10 +64,11 @@ class Critic(nn.Module):
 
     `norm` follows the convolutions (not the first; batch norm not the last): "batch" (Kaladjian),
     "layer" (Gulrajani et al.: batch norm would make the gradient penalty's per-sample gradients
-    depend on the batch) or "none" (Łukaszyk and Wrona).
+    depend on the batch) or "none" (Łukaszyk and Wrona). `minibatch_std`: a minibatch standard
+    deviation map joins the last features before the score.
     """
 
-    def __init__(self, width: int, resolution: int, layers: int, channels: int = 3, norm: Literal["batch", "layer", "none"] = "batch"):
+    def __init__(self, width: int, resolution: int, layers: int, channels: int = 3, norm: Literal["batch", "layer", "none"] = "batch", minibatch_std: bool = False):
         super().__init__()
         side = _side(resolution, layers)
         body: list[nn.Module] = []
@@ -80,7 +82,9 @@ class Critic(nn.Module):
                 body.append(nn.BatchNorm2d(ch) if norm == "batch" else nn.GroupNorm(1, ch))  # GroupNorm(1): layer norm over (C, H, W)
             body.append(nn.LeakyReLU(0.2, True))
             cin, ch = ch, ch * 2
-        body += [nn.Flatten(), nn.Linear(cin * side * side, 1)]  # (B, 1): the score
+        if minibatch_std:
+            body.append(MinibatchStd())  # (B, cin + 1, s, s)
+        body += [nn.Flatten(), nn.Linear((cin + minibatch_std) * side * side, 1)]  # (B, 1): the score
         self.body = nn.Sequential(*body)
         self.apply(init_weights)
 
@@ -96,7 +100,7 @@ class WGAN(Variant):
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         p = self.p
-        return Generator(p.nz, p.width, resolution, LAYERS, channels), Critic(p.width, resolution, LAYERS, channels, "batch")
+        return Generator(p.nz, p.width, resolution, LAYERS, channels), Critic(p.width, resolution, LAYERS, channels, "batch", p.minibatch_std)
 
     def critic_loss(self, D, real, fake, labels=None):
         real_scores, fake_scores = D(real), D(fake)
