@@ -71,3 +71,17 @@ def test_bad_preset_leaves_params_yaml_alone(workspace):
     with pytest.raises(GanlabError, match="dcgan.widht"):
         apply("broken", workspace)
     assert (workspace / "params.yaml").read_text() == before
+
+
+STABILISERS = ("augment", "xflip", "spectral_norm", "minibatch_std", "r1", "r1_every")
+
+
+@pytest.mark.parametrize("name", REPORTS)
+def test_report_presets_keep_their_reports_recipe_without_the_defaults_stabilisers(workspace, name):
+    """params.yaml turns stabilisers on for the default models; a report's preset, merged over
+    it, must train the report's recipe: every stabiliser as the params class has it (off)."""
+    apply(name, workspace)
+    p = load_params(workspace / "params.yaml")
+    for model in p["train"].models:
+        defaults = MODEL_PARAMS[model]()
+        assert {k: getattr(p[model], k) for k in STABILISERS} == {k: getattr(defaults, k) for k in STABILISERS}, model

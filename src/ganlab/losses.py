@@ -46,6 +46,18 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, weight: flo
     return weight * ((norm - 1) ** 2).mean()
 
 
+def r1_penalty(critic, real: torch.Tensor, weight: float) -> torch.Tensor:
+    """R1 (Mescheder et al. 2018): weight * E[||grad critic(real)||_2^2], at the reals only.
+
+    Pass weight gamma / 2 (times the lazy interval when applied every few steps, as StyleGAN2
+    does). `critic` is any callable from images to one score per image; the graph is kept so
+    the penalty trains the critic.
+    """
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return weight * grad.flatten(1).pow(2).sum(1).mean()
+
+
 def drift_penalty(real_scores: torch.Tensor, weight: float = 0.001) -> torch.Tensor:
     """Karras et al. 2017's drift term eps_drift * E[D(x)^2]: keeps critic scores near zero."""
     return weight * (real_scores**2).mean()

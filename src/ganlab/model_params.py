@@ -13,6 +13,8 @@ from typing import ClassVar, Literal, Mapping
 from ganlab.errors import ParamsError
 from ganlab.params import ByModelName
 
+AUGMENT_POLICIES = ("color", "translation", "cutout")  # DiffAugment's (ganlab.models.stabilisers applies them in this order)
+
 
 @dataclass(frozen=True)
 class GuardParams:
@@ -49,11 +51,28 @@ class ModelParams:
     beta2: float = 0.999  # Adam beta2
     optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Razzaq used Adamax (lr 0.0007), Penne RMSProp
     guard: GuardParams = field(default_factory=GuardParams)  # Razzaq's loss-bounds guard (off by default)
+    # Stabilisers (ganlab.models.stabilisers; docs/stabilisers.md), off here as in the reports'
+    # recipes; params.yaml turns on what the benchmark chose for each default model.
+    augment: list[Literal["color", "translation", "cutout"]] = field(default_factory=list)  # DiffAugment policies on every image D sees, real and fake, in D's and G's steps (Zhao et al. 2020); []: none
+    xflip: bool = False  # mirror each real image left-right with probability 1/2
+    spectral_norm: bool = False  # spectral normalisation of D's conv and linear layers, with D's batch norm taken out (Miyato et al. 2018)
+    minibatch_std: bool = False  # a minibatch standard deviation map before D's last layer (Karras et al. 2017): D sees a batch lacking variety
+    r1: float = 0.0  # R1 penalty weight gamma on D's gradient at the (augmented) reals (Mescheder et al. 2018); 0: off
+    r1_every: int = 16  # R1 on every r1_every-th step only, weighted by r1_every (lazy regularisation, Karras et al. 2020)
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "nz", "width", "lr_g", "lr_d"):
             if getattr(self, name) <= 0:
                 raise ParamsError(f"{name} must be > 0, got {getattr(self, name)}")
+        for policy in self.augment:
+            if policy not in AUGMENT_POLICIES:
+                raise ParamsError(f"augment must list policies of {', '.join(AUGMENT_POLICIES)}, got {policy!r}")
+        if len(set(self.augment)) != len(self.augment):
+            raise ParamsError(f"augment lists a policy twice: {self.augment}")
+        if self.r1 < 0:
+            raise ParamsError(f"r1 must be >= 0 (0: off), got {self.r1}")
+        if self.r1_every < 1:
+            raise ParamsError(f"r1_every must be >= 1, got {self.r1_every}")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ParamsError(f"{name} must be in [0, 1), got {getattr(self, name)}")

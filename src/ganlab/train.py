@@ -34,6 +34,8 @@ from ganlab.retention import snapshots_to_delete
 from ganlab.model_params import ModelParams
 from ganlab.models import REGISTRY
 from ganlab.models.base import Variant, optimize
+from ganlab.losses import r1_penalty
+from ganlab.models.stabilisers import Stabilisers
 from ganlab.params import TrainParams, to_dict
 
 # Bumped when the checkpoint's layout changes: a checkpoint of another format is not resumed.
@@ -170,7 +172,7 @@ class TrainerState:
     VALUES = ("step", "history", "mlflow_run_id")
 
     def __init__(self, variant: Variant, tp: TrainParams, n: int, resolution: int, channels: int, num_classes: int, device: torch.device, rank: int, world: int):
-        G, D = variant.build(resolution, channels, num_classes)
+        G, D = variant.networks(resolution, channels, num_classes)
         self.G, self.D = G.to(device), D.to(device)
         # fused Adam on a GPU: one kernel per step instead of several per parameter
         self.opt_g, self.opt_d = variant.optimizers(self.G, self.D, fused=device.type == "cuda")
@@ -206,24 +208,31 @@ class TrainerState:
             setattr(self, name, state[name])
 
 
-def gan_step(variant: Variant, G, D, opt_g, opt_d, real: torch.Tensor, noise, labels: torch.Tensor | None = None) -> dict[str, Any]:
-    """One generator step and its critic steps; returns the losses as unsynchronised tensors.
+def gan_step(variant: Variant, G, D, opt_g, opt_d, real: torch.Tensor, noise, labels: torch.Tensor | None = None, stab: Stabilisers | None = None, step: int = 1) -> dict[str, Any]:
+    """One generator step (the 1-based `step`) and its critic steps; returns the losses as
+    unsynchronised tensors.
 
     G and D are what to call (DDP-wrapped under torchrun); the variant gets the bare networks
     to change. `real` holds variant.n_critic batches, one fresh batch per critic step (Arjovsky
-    et al.); `noise(n)` draws n latent vectors.
+    et al.); `noise(n)` draws n latent vectors. `stab` (default: variant.p's) flips the reals, augments
+    every image D sees (the variant's losses and penalties get them augmented) and adds R1 to
+    the last critic step of every r1_every-th step.
     """
+    stab = stab or Stabilisers(variant.p, None)  # outside the trainer: torch's global generator
     bare_d = distributed.unwrap(D)
-    reals = real.chunk(variant.n_critic)
+    reals = stab.reals(real).chunk(variant.n_critic)
     ys = labels.chunk(variant.n_critic) if labels is not None else [None] * len(reals)
-    for chunk, y in zip(reals, ys):
+    for i, (chunk, y) in enumerate(zip(reals, ys)):
         if variant.reuse_fake:  # the G step below scores these same fakes
             fake = G(noise(chunk.shape[0]), y)
             seen = fake.detach()
         else:
             with torch.no_grad():
                 seen = fake = G(noise(chunk.shape[0]), y)
-        loss_d, d_stats = variant.critic_loss(D, chunk, seen, y)
+        chunk = stab.seen(chunk)
+        loss_d, d_stats = variant.critic_loss(D, chunk, stab.seen(seen), y)
+        if i == len(reals) - 1 and (weight := stab.r1_weight(step)):
+            loss_d = loss_d + r1_penalty(lambda x: D(x, y), chunk, weight)
         optimize(opt_d, loss_d)
         variant.after_critic_step(bare_d)
     if not variant.reuse_fake:
@@ -231,7 +240,7 @@ def gan_step(variant: Variant, G, D, opt_g, opt_d, real: torch.Tensor, noise, la
     # D's weights are constants in G's step: their gradients would be computed, then zeroed
     # unread before D's next update (StyleGAN2 freezes them the same way)
     bare_d.requires_grad_(False)
-    loss_g, g_stats = variant.generator_loss(D, fake, y)
+    loss_g, g_stats = variant.generator_loss(D, stab.seen(fake), y)
     optimize(opt_g, loss_g)
     bare_d.requires_grad_(True)
     return {"loss_d": d_stats.pop("loss_d"), "loss_g": g_stats.pop("loss_g"), **d_stats, **g_stats}
@@ -383,6 +392,7 @@ class Trainer:
             "train": to_dict(tp),
             "data": str(data_path),
         }
+        self.stab = Stabilisers(mp, self.state.rng.noise)  # augmentation and flips draw from the saved latent stream
         self.mlflow = _tracking.Run(f"train {model}", None, model, enabled=False)  # train() opens the real one
         self.images_seen = 0
 
@@ -409,7 +419,8 @@ class Trainer:
         self.G, self.D = distributed.wrap(self.state.G, self.device, self.world), distributed.wrap(self.state.D, self.device, self.world)
         if self.tp.compile:  # the state keeps the bare networks: state dicts without compile's prefixes
             self.G = torch.compile(self.G)
-            self.D = self.D if self.variant.double_backward else torch.compile(self.D)  # compiled graphs have no double backward
+            double_backward = self.variant.double_backward or self.mp.r1 > 0  # a gradient penalty or R1
+            self.D = self.D if double_backward else torch.compile(self.D)  # compiled graphs have no double backward
         return checkpoint is not None
 
     def step(self, step: int) -> dict[str, Any]:
@@ -421,7 +432,7 @@ class Trainer:
         labels = self.labels[index.to(self.labels.device)].to(self.device) if self.labels is not None else None
         variant.set_step(state.G, state.D, step, self.resolution)
         with torch.autocast(self.device.type, dtype=self.amp or torch.float32, enabled=self.amp is not None):
-            losses = gan_step(variant, self.G, self.D, state.opt_g, state.opt_d, self.images.batch(index), self.noise, labels)
+            losses = gan_step(variant, self.G, self.D, state.opt_g, state.opt_d, self.images.batch(index), self.noise, labels, self.stab, step)
         if self.mp.guard.enabled:  # the guard reads the losses every step, averaged so all ranks decide alike
             state.guard.after_step(as_floats(distributed.mean(losses, self.world)))
         if state.ema:

@@ -14,6 +14,7 @@ from torch import nn
 
 from ganlab.losses import d_loss_bce, g_loss_bce
 from ganlab.model_params import ModelParams
+from ganlab.models.stabilisers import spectral_normalise
 
 
 Losses = dict[str, torch.Tensor]  # name -> a detached scalar tensor, read by the trainer at log steps
@@ -58,6 +59,12 @@ class Variant:
         images (and labels) to (B,) scores.
         """
         raise NotImplementedError
+
+    def networks(self, resolution: int, channels: int = 3, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
+        """build()'s (G, D) as the trainer trains them: D spectrally normalised when p.spectral_norm,
+        here once for every family."""
+        G, D = self.build(resolution, channels, num_classes)
+        return G, spectral_normalise(D) if self.p.spectral_norm else D
 
     def optimizers(self, G: nn.Module, D: nn.Module, fused: bool = False) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
         """One optimiser per network, of the kind p.optimizer names; `fused`: Adam's fused

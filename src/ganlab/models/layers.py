@@ -13,6 +13,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from ganlab.models.stabilisers import MinibatchStd
+
 
 def _levels(resolution: int) -> int:
     """Number of 2x up-samplings from 4x4 to `resolution`."""
@@ -56,9 +58,10 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    """DCGAN's discriminator: image -> stride-2 convolutions -> one logit per image."""
+    """DCGAN's discriminator: image -> stride-2 convolutions -> one logit per image.
+    `minibatch_std`: a minibatch standard deviation map joins the last 4x4 features."""
 
-    def __init__(self, width: int, resolution: int, channels: int = 3):
+    def __init__(self, width: int, resolution: int, channels: int = 3, minibatch_std: bool = False):
         super().__init__()
         n = _levels(resolution)
         ch = width
@@ -67,7 +70,9 @@ class DCGANDiscriminator(nn.Module):
         for _ in range(n - 1):  # each: (B, ch, s, s) -> (B, 2ch, s/2, s/2)
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
             ch *= 2
-        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]  # (B, 1, 1, 1): a logit
+        if minibatch_std:
+            layers += [MinibatchStd()]  # (B, ch + 1, 4, 4)
+        layers += [nn.Conv2d(ch + minibatch_std, 1, 4, 1, 0, bias=False)]  # (B, 1, 1, 1): a logit
         self.net = nn.Sequential(*layers)
         self.apply(init_weights)
 
@@ -114,10 +119,11 @@ class StrideCritic(nn.Module):
 
     `norm` follows the convolutions (not the first; batch norm not the last): "batch" (Kaladjian),
     "layer" (Gulrajani et al.: batch norm would make the gradient penalty's per-sample gradients
-    depend on the batch) or "none" (Łukaszyk and Wrona).
+    depend on the batch) or "none" (Łukaszyk and Wrona). `minibatch_std`: a minibatch standard
+    deviation map joins the last features before the score.
     """
 
-    def __init__(self, width: int, resolution: int, layers: int, channels: int = 3, norm: Literal["batch", "layer", "none"] = "batch"):
+    def __init__(self, width: int, resolution: int, layers: int, channels: int = 3, norm: Literal["batch", "layer", "none"] = "batch", minibatch_std: bool = False):
         super().__init__()
         side = _side(resolution, layers)
         body: list[nn.Module] = []
@@ -131,7 +137,9 @@ class StrideCritic(nn.Module):
                 body.append(nn.BatchNorm2d(ch) if norm == "batch" else nn.GroupNorm(1, ch))  # GroupNorm(1): layer norm over (C, H, W)
             body.append(nn.LeakyReLU(0.2, True))
             cin, ch = ch, ch * 2
-        body += [nn.Flatten(), nn.Linear(cin * side * side, 1)]  # (B, 1): the score
+        if minibatch_std:
+            body.append(MinibatchStd())  # (B, cin + 1, s, s)
+        body += [nn.Flatten(), nn.Linear((cin + minibatch_std) * side * side, 1)]  # (B, 1): the score
         self.body = nn.Sequential(*body)
         self.apply(init_weights)
 

@@ -57,10 +57,10 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     """DCGAN's discriminator over the image plus one image-sized label channel."""
 
-    def __init__(self, width: int, resolution: int, channels: int, num_classes: int, embed_dim: int):
+    def __init__(self, width: int, resolution: int, channels: int, num_classes: int, embed_dim: int, minibatch_std: bool = False):
         super().__init__()
         self.label_map = LabelMap(num_classes, embed_dim, resolution)
-        self.body = DCGANDiscriminator(width, resolution, channels + 1)
+        self.body = DCGANDiscriminator(width, resolution, channels + 1, minibatch_std)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if labels is None:
@@ -78,7 +78,7 @@ class CDCGAN(BCEVariant):
         if num_classes < 1:
             raise ValueError(f"cdcgan is conditional: it needs num_classes >= 1, got {num_classes}")
         p = self.p
-        return Generator(p.nz, p.width, resolution, channels, num_classes, p.embed_dim), Discriminator(p.width, resolution, channels, num_classes, p.embed_dim)
+        return Generator(p.nz, p.width, resolution, channels, num_classes, p.embed_dim), Discriminator(p.width, resolution, channels, num_classes, p.embed_dim, p.minibatch_std)
 
 
 VARIANT = CDCGAN  # what ganlab.models.REGISTRY['cdcgan'] is

@@ -14,7 +14,7 @@ class DCGAN(BCEVariant):
     Params = DCGANParams
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
-        return DCGANGenerator(self.p.nz, self.p.width, resolution, channels), DCGANDiscriminator(self.p.width, resolution, channels)
+        return DCGANGenerator(self.p.nz, self.p.width, resolution, channels), DCGANDiscriminator(self.p.width, resolution, channels, self.p.minibatch_std)
 
 
 VARIANT = DCGAN  # what ganlab.models.REGISTRY['dcgan'] is

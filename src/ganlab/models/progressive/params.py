@@ -44,9 +44,12 @@ class ProgressiveParams(ModelParams):
     # drift, and Adam(0, 0.99) is what that loss and equalized learning rate were tuned with; seed
     # 003 paired RMSProp with a BCE loss.
     optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Karras et al.; Penne et al. used rmsprop
+    minibatch_std: bool = True  # Karras et al.'s discriminator has it
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.spectral_norm:  # SN would divide each weight by its norm, which the run-time He scale then multiplies again
+            raise ParamsError("spectral_norm is not offered for progressive: its equalized-learning-rate layers rescale their weights at run time")
         if self.start_resolution not in SIDES:
             raise ParamsError(f"start_resolution must be one of {', '.join(map(str, SIDES))}, got {self.start_resolution}")
         if len(self.batch_sizes) != len(SIDES) or min(self.batch_sizes) <= 0:

@@ -25,6 +25,7 @@ from torch import nn
 from ganlab.losses import d_loss_bce, d_loss_wasserstein, drift_penalty, g_loss_bce, g_loss_wasserstein, gradient_penalty
 from ganlab.models.base import Variant
 from ganlab.models.progressive.params import SIDES, ProgressiveParams
+from ganlab.models.stabilisers import MinibatchStd
 
 
 
@@ -102,13 +103,6 @@ class PixelNorm(nn.Module):
         return x * torch.rsqrt(x.pow(2).mean(1, keepdim=True) + 1e-8)
 
 
-def minibatch_std(x: torch.Tensor) -> torch.Tensor:
-    """Append the batch's mean feature standard deviation as one constant map (Karras et al. 3):
-    lets D see a lack of variety across a batch, a symptom of mode collapse."""
-    std = x.var(0, unbiased=False).add(1e-8).sqrt().mean()  # one scalar
-    return torch.cat([x, std.expand(x.shape[0], 1, *x.shape[2:])], 1)  # (B, C + 1, H, W)
-
-
 def _conv(cin: int, cout: int, norm: bool) -> list[nn.Module]:
     return [EqConv2d(cin, cout, 3), nn.LeakyReLU(0.2)] + ([PixelNorm()] if norm else [])
 
@@ -167,9 +161,10 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """Image at the current resolution -> fromRGB -> one block per halving -> minibatch std -> score."""
+    """Image at the current resolution -> fromRGB -> one block per halving -> minibatch std (when
+    `minibatch_std`, as in Karras et al.) -> score."""
 
-    def __init__(self, width: int, start: int, resolution: int, channels: int = 3, max_width: int = 0):
+    def __init__(self, width: int, start: int, resolution: int, channels: int = 3, max_width: int = 0, minibatch_std: bool = True):
         super().__init__()
         ch = lambda r: channels_at(width, r, max_width)  # noqa: E731
         self.alpha = 1.0  # weight of the newest layers while they fade in
@@ -180,8 +175,9 @@ class Discriminator(nn.Module):
             self.blocks[str(r)] = nn.Sequential(*_conv(ch(r), ch(r), False), *_conv(ch(r), ch(r // 2), False), nn.AvgPool2d(2))
             r *= 2
         c4 = ch(4)
+        self.minibatch_std = MinibatchStd() if minibatch_std else nn.Identity()  # (B, c4 + 1, 4, 4) or as it was
         self.final = nn.Sequential(
-            *_conv(c4 + 1, c4, False),  # (B, c4, 4, 4), after minibatch_std's extra map
+            *_conv(c4 + minibatch_std, c4, False),  # (B, c4, 4, 4)
             nn.Flatten(),
             EqLinear(c4 * 16, c4),
             nn.LeakyReLU(0.2),
@@ -201,7 +197,7 @@ class Discriminator(nn.Module):
                 h = _lerp(self.from_rgb[str(r // 2)](F.avg_pool2d(x, 2)), h, alpha)
             for side in range(int(math.log2(r)) - 1, 2, -1):
                 h = self.blocks[str(2**side)](h)  # down to (B, c4, 4, 4)
-        return self.final(minibatch_std(h)).view(-1)
+        return self.final(self.minibatch_std(h)).view(-1)
 
 
 class Progressive(Variant):
@@ -215,7 +211,7 @@ class Progressive(Variant):
         if p.start_resolution > resolution:
             raise ValueError(f"progressive: start_resolution {p.start_resolution} is above the data's {resolution} px")
         G = Generator(p.nz, p.width, p.start_resolution, resolution, channels, p.max_width)
-        D = Discriminator(p.width, p.start_resolution, resolution, channels, p.max_width)
+        D = Discriminator(p.width, p.start_resolution, resolution, channels, p.max_width, p.minibatch_std)
         self.set_step(G, D, 1, resolution)
         return G, D
 

@@ -28,7 +28,7 @@ class WGAN(Variant):
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         p = self.p
-        return StrideGenerator(p.nz, p.width, resolution, LAYERS, channels), StrideCritic(p.width, resolution, LAYERS, channels, "batch")
+        return StrideGenerator(p.nz, p.width, resolution, LAYERS, channels), StrideCritic(p.width, resolution, LAYERS, channels, "batch", p.minibatch_std)
 
     def critic_loss(self, D, real, fake, labels=None):
         real_scores, fake_scores = D(real), D(fake)

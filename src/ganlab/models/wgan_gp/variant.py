@@ -32,7 +32,7 @@ class WGANGP(Variant):
 
     def build(self, resolution: int, channels: int = 3, num_classes: int = 0):
         p, n = self.p, layers(resolution)
-        return StrideGenerator(p.nz, p.width, resolution, n, channels, p.dropout), StrideCritic(p.width, resolution, n, channels, p.critic_norm)
+        return StrideGenerator(p.nz, p.width, resolution, n, channels, p.dropout), StrideCritic(p.width, resolution, n, channels, p.critic_norm, p.minibatch_std)
 
     def _noisy(self, x: torch.Tensor) -> torch.Tensor:
         """Instance noise blurs the real/fake boundary (Łukaszyk's second model)."""
