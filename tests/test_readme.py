@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from ganlab import results
+from ganlab import pictures, results
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 MAX_LINES = 250  # issue #23: a README that shows, about 200 lines; the details go to docs/
-# where `python -m ganlab.pictures` writes the pictures (the same markers as the results table's)
-PICTURES = ("<!-- pictures:begin (python -m ganlab.pictures) -->", "<!-- pictures:end -->")
+PICTURES = (pictures.BEGIN, pictures.END)
 SWEEP_NOTES = "<!-- sweep-notes -->"
 
 FENCE = re.compile(r"```.*?```", re.S)  # code blocks: their `# comments` are not headings
