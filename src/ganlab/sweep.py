@@ -19,6 +19,7 @@ import hashlib
 import json
 import statistics
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,7 +144,6 @@ def parse_exp_show(rows: list[dict]) -> list[Run]:
 
 def _dvc(repo: Path, *args: str) -> str:
     import shutil
-    import sys
 
     exe = shutil.which("dvc") or str(Path(sys.executable).parent / "dvc")
     r = subprocess.run([exe, *args], cwd=repo, capture_output=True, text=True)
@@ -153,11 +153,15 @@ def _dvc(repo: Path, *args: str) -> str:
 
 
 def _made_with(repo: Path, rev: str, model: str) -> dict:
-    """MADE_WITH of one model's run, from the train_info.json the experiment's commit holds."""
-    r = subprocess.run(["git", "show", f"{rev}:metrics/{model}/train_info.json"], cwd=repo, capture_output=True, text=True)
-    if r.returncode != 0:
+    """MADE_WITH of one model's run, from the experiment's train_info.json: a DVC output, read
+    through DVC at the experiment's commit (from git where it is committed, else from the cache)."""
+    import dvc.api
+
+    try:
+        info = json.loads(dvc.api.read(f"metrics/{model}/train_info.json", repo=str(repo), rev=rev))
+    except Exception as e:  # a run of other code, or an output not in this cache: unknown, not fatal
+        print(f"warning: how {model} was made in experiment {rev[:7]} is unknown: {type(e).__name__}", file=sys.stderr)
         return {}
-    info = json.loads(r.stdout)
     return {k: info[k] for k in MADE_WITH if k in info}
 
 
