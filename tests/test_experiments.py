@@ -1,13 +1,18 @@
-"""DVC experiments as users run them, end to end on a fresh repo: queued experiments on two
-workers before anything has touched the MLflow store, then `dvc exp run -S` in the workspace."""
+"""DVC experiments as users run them, end to end on a fresh repo: queued experiments (two named
+ones and a seed sweep) on two workers before anything has touched the MLflow store, the sweep
+summarised by `ganlab results`, then `dvc exp run -S` in the workspace."""
 
+import json
+import statistics
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from dvcrepo import TINY, dvc, dvc_json, git, make_repo
+from dvcrepo import BIN, TINY, dvc, dvc_json, env, git, make_repo
 
 QUEUED = {"exp-a": "dcgan.steps=3", "exp-b": "dcgan.lr_g=0.001"}
+SWEEP = "train.seed=0,1"  # the README's sweep, as DVC's -S takes it: one experiment per seed
 WORKSPACE_MARK = "WORKSPACE_CODE_RAN"
 
 
@@ -34,6 +39,7 @@ def repo(tmp_path_factory, fid_weights) -> Path:
 
     for name, setting in QUEUED.items():
         dvc(repo, "exp", "run", "--queue", "-n", name, "-S", setting)  # -S: DVC's YAML writer rewrites params.yaml
+    dvc(repo, "exp", "run", "--queue", "-S", SWEEP)
     # Code changed after queueing must not reach the queued experiments. PYTHONPATH at the
     # workspace's src/ stands for the editable install, which points there.
     init = repo / "src/ganlab/__init__.py"
@@ -41,7 +47,7 @@ def repo(tmp_path_factory, fid_weights) -> Path:
     dvc(repo, "queue", "start", "-j", "2", PYTHONPATH=str(repo / "src"))
     status = wait_for_queue(repo)
     git(repo, "checkout", "src/ganlab/__init__.py")
-    assert status.count("Success") == 2, status
+    assert status.count("Success") == 4, status
     return repo
 
 
@@ -74,7 +80,7 @@ def test_one_mlflow_run_per_model_and_experiment_with_artifacts_on_disk(repo):
     assert experiment.artifact_location == (repo / "mlruns").as_uri()  # not in a temporary copy
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     by_name = {r.info.run_name: r for r in runs}
-    assert sorted(by_name) == ["exp-a/dcgan", "exp-b/dcgan"]
+    assert len(runs) == 4 and {"exp-a/dcgan", "exp-b/dcgan"} <= set(by_name)
     for name, run in by_name.items():
         assert run.data.tags["dvc_experiment"] == name.split("/")[0] and run.data.tags["model"] == "dcgan"
         assert len(run.data.tags["git_commit"]) == 40
@@ -94,4 +100,48 @@ def test_exp_run_set_param_in_the_workspace(repo):
     exps = {e["name"] for row in dvc_json(repo, "exp", "show") for e in row.get("experiments") or [] if e.get("name")}
     assert {"exp-a", "exp-b", "exp-s"} <= exps
     _, _, runs = mlflow_runs(repo)
-    assert sorted(r.info.run_name for r in runs) == ["exp-a/dcgan", "exp-b/dcgan", "exp-s/dcgan"]
+    assert len(runs) == 5 and {"exp-a/dcgan", "exp-b/dcgan", "exp-s/dcgan"} <= {r.info.run_name for r in runs}
+
+
+def _swept(repo: Path) -> dict[int, str]:
+    """train.seed -> commit of the sweep's experiments (those not named by QUEUED)."""
+    out = {}
+    for row in dvc_json(repo, "exp", "show"):
+        for e in row.get("experiments") or []:
+            rev = e["revs"][0]
+            if e.get("name") not in QUEUED and e.get("name") != "exp-s":
+                out[rev["data"]["params"]["params.yaml"]["data"]["train"]["seed"]] = rev["rev"]
+    return out
+
+
+def test_results_groups_the_seed_sweep_with_medians_by_hand(repo, tmp_path):
+    swept = _swept(repo)
+    assert sorted(swept) == [0, 1]
+    r = subprocess.run([str(BIN / "ganlab"), "results", "--repo", str(repo), "--save", str(tmp_path / "sweep.json"), "--markdown", str(tmp_path / "sweep.md")],
+                       capture_output=True, text=True, env=env())
+    assert r.returncode == 0, r.stderr
+    from ganlab import sweep
+
+    groups = sweep.group(sweep.load(tmp_path / "sweep.json"))
+    pair, *others = sorted(groups, key=lambda g: -len(g.runs))
+    assert len(pair.runs) == 2 and all(len(g.runs) == 1 and g.runs[0].name in {*QUEUED, "exp-s"} for g in others)  # other configurations: alone
+    assert sorted(r.params["train.seed"] for r in pair.runs) == [0, 1]
+
+    def by_hand(stage: str, key: str) -> list[float]:  # from the experiments' own metrics files, in git
+        return [json.loads(subprocess.run(["git", "show", f"{rev}:metrics/dcgan/{stage}.json"], cwd=repo, capture_output=True, text=True, check=True).stdout)[key]
+                for rev in swept.values()]
+
+    stats = sweep.summarise(pair)["dcgan"]
+    for stage, key in (("evaluate", "face_rate"), ("evaluate", "fd_onet"), ("evaluate", "recall_onet"), ("train", "train_seconds")):
+        values = by_hand(stage, key)
+        assert stats[key] == sweep.Spread(2, statistics.median(values), min(values), max(values)), key
+    assert pair.runs[0].made_with["dcgan"]["precision"] in ("bf16", "fp32")  # read from the experiment's train_info.json
+    assert f"config {pair.config}" in r.stdout and r.stdout.startswith((tmp_path / "sweep.md").read_text())  # then the "wrote" lines
+
+
+def test_one_sweeps_mlflow_runs_share_a_config_tag(repo):
+    _, _, runs = mlflow_runs(repo)
+    names = {r.info.run_name.split("/")[0]: r.data.tags["config"] for r in runs}
+    swept = [tag for name, tag in names.items() if name not in QUEUED and name != "exp-s"]
+    assert len(swept) == 2 and swept[0] == swept[1]
+    assert names["exp-a"] != swept[0] != names["exp-b"]

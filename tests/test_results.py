@@ -1,70 +1,120 @@
-"""The README's results table is generated from the metrics files, and stays in step with them."""
+"""Seed sweeps summarised (ganlab.sweep) and the README's results table generated from the saved
+sweep of the default configuration (ganlab.results). The summary over real DVC experiments, queued
+and run by DVC, is tested in test_experiments."""
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
-import yaml
 
-from ganlab import results
-from ganlab.evaluate import COMPARED as EVAL_COMPARED
-from ganlab.io import write_split
-from ganlab.train import COMPARED as TRAIN_COMPARED
+from ganlab import results, sweep
+from ganlab.params import read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TRAIN = {"steps": 1500, "train_seconds": 318.0, "device": "CPU, 2 cores"}
-EVAL = {
-    "fid": None,
-    "fid_unavailable": "no weights",
-    "fid_protocol": "1000 generated vs 1940 real images of data/prepared/faces.npz at 64 px, Inception weights: pytorch-fid default",
-    "face_rate": 0.985,
-    "face_samples": 200,
-    "face_rate_real": 0.98,
-    "selected_step": 1000,
-    "selected_by": "face_rate",
-    "last_step": 1500,
-}
+PARAMS = {"train": {"models": ["wgan_gp", "dcgan"], "seed": 0}, "dcgan": {"lr_g": 0.0002, "steps": 10}, "evaluate": {"seed": 123, "report_seed": 9123}}
+
+
+def run(name: str, seed: int, face: float, fd: float, secs: float, **changes) -> sweep.Run:
+    params = copy.deepcopy(PARAMS)
+    params["train"]["seed"] = seed
+    for key, value in changes.items():
+        section, k = key.split("__")
+        params[section][k] = value
+    ev = {"face_rate": face, "fd_onet": fd, "precision_onet": 0.5, "recall_onet": 0.25, "fid": None, "face_rate_real": 0.98,
+          "fd_onet_real": 0.02, "precision_onet_real": 0.88, "recall_onet_real": 0.89}
+    metrics = {m: {"evaluate": ev, "train": {"train_seconds": secs, "steps": 10}} for m in ("wgan_gp", "dcgan")}
+    made = {m: {"device": "CPU, 2 cores", "precision": "bf16", "memory_format": "channels_last"} for m in metrics}
+    return sweep.Run(name, f"{name}-rev", sweep.flatten(params), metrics, made)
+
+
+RUNS = [run("a", 0, 0.8, 0.5, 100.0), run("b", 1, 0.6, 0.7, 110.0), run("c", 2, 0.9, 0.4, 90.0), run("d", 0, 0.1, 2.0, 50.0, dcgan__lr_g=0.001)]
+
+
+def test_seed_keys():
+    assert all(map(sweep.is_seed_key, ["train.seed", "evaluate.report_seed", "seed"]))
+    assert not any(map(sweep.is_seed_key, ["train.seeds", "evaluate.seedling", "dcgan.lr_g"]))
+
+
+def test_config_key_ignores_seeds_only():
+    base = sweep.config_key(PARAMS)
+    assert sweep.config_key({**PARAMS, "train": {**PARAMS["train"], "seed": 7}}) == base
+    assert sweep.config_key({**PARAMS, "evaluate": {"seed": 1, "report_seed": 99}}) == base
+    assert sweep.config_key({**PARAMS, "dcgan": {"lr_g": 0.001, "steps": 10}}) != base
+    assert sweep.config_key({**PARAMS, "train": {**PARAMS["train"], "models": ["dcgan"]}}) != base
+
+
+def test_runs_that_differ_in_a_non_seed_key_are_not_grouped():
+    groups = sweep.group(RUNS)
+    assert [[r.name for r in g.runs] for g in groups] == [["a", "b", "c"], ["d"]]
+    assert groups[0].differs == {"dcgan.lr_g": 0.0002} and groups[1].differs == {"dcgan.lr_g": 0.001}
+
+
+def test_median_and_range_per_model_and_metric():
+    stats = sweep.summarise(sweep.group(RUNS)[0])
+    assert stats["dcgan"]["face_rate"] == sweep.Spread(3, 0.8, 0.6, 0.9)
+    assert stats["wgan_gp"]["fd_onet"] == sweep.Spread(3, 0.5, 0.4, 0.7)
+    assert stats["dcgan"]["train_seconds"] == sweep.Spread(3, 100.0, 90.0, 110.0)
+    assert "fid" not in stats["dcgan"]  # null in every run: no column
+    table = sweep.markdown(sweep.group(RUNS)[0])
+    assert "| dcgan | 3 | 0.800 [0.600–0.900] | 0.500 [0.400–0.700] | 0.50 [0.50–0.50] | 0.25 [0.25–0.25] | 100 [90–110] |" in table
+    assert "FID" not in table
+
+
+def test_a_metric_missing_from_some_runs_says_its_n():
+    runs = copy.deepcopy(RUNS[:3])
+    runs[0].metrics["dcgan"]["evaluate"]["fid"] = 12.0
+    assert "12.00 [12.00–12.00] (n=1)" in sweep.markdown(sweep.group(runs)[0])
+
+
+def test_save_and_load_round_trip(tmp_path):
+    sweep.save(RUNS, tmp_path / "sweep.json")
+    assert [r.to_json() for r in sweep.load(tmp_path / "sweep.json")] == [r.to_json() for r in RUNS]
 
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    offline = {"fd_onet": 1.281, "precision_onet": 0.007, "recall_onet": 0.0, "fd_onet_real": 0.03103, "precision_onet_real": 0.893, "recall_onet_real": 0.93}
-    for model, ev in (("dcgan", {**EVAL, **offline, "selected_by": "fd_onet"}), ("wgan_gp", {**EVAL, "fid": 12.3456, "selected_by": "fid"})):
-        folder = tmp_path / "metrics" / model
-        # as the stages write them: compared numbers in <stage>.json, the rest in <stage>_info.json
-        write_split(TRAIN, TRAIN_COMPARED, folder / "train.json", folder / "train_info.json")
-        write_split(ev, EVAL_COMPARED, folder / "evaluate.json", folder / "evaluate_info.json")
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"models": ["wgan_gp", "dcgan"]}}))
+    import yaml
+
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    sweep.save(RUNS, tmp_path / "sweep.json")
     (tmp_path / "README.md").write_text(f"# x\n\nbefore\n\n{results.BEGIN}\nold\n{results.END}\n\nafter\n")
     return tmp_path
 
 
 def args(project: Path, *extra: str) -> list[str]:
-    return ["--metrics", str(project / "metrics"), "--readme", str(project / "README.md"), "--params", str(project / "params.yaml"), *extra]
+    return ["--sweep", str(project / "sweep.json"), "--readme", str(project / "README.md"), "--params", str(project / "params.yaml"), *extra]
 
 
-def test_table_rows_follow_train_models(project):
-    assert "device" not in json.loads((project / "metrics/dcgan/train.json").read_text())  # read from train_info.json
-    assert results.main(args(project, "--check")) == 1  # "old" is not what the metrics say
+def test_readme_table_is_the_sweep_of_the_current_params(project):
+    assert results.main(args(project, "--check")) == 1  # "old" is not what the sweep says
     assert results.main(args(project)) == 0
     text = (project / "README.md").read_text()
     assert text.startswith("# x\n\nbefore\n\n") and text.endswith(f"{results.END}\n\nafter\n")
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [r.split(" | ")[0] for r in rows] == ["| wgan_gp", "| dcgan"]
-    assert "12.35" in rows[0] and "n/a (no Inception weights)" in rows[1]
-    assert "5.3 min on CPU, 2 cores" in rows[1] and "0.985 of 200 (real 0.980)" in rows[1]
-    assert "step 1000 of 1500, by fd_onet" in rows[1] and "1000 generated vs 1940 real" in rows[1]
-    assert "onet: 1.281 / 0.01 / 0.00 (real 0.03103 / 0.89 / 0.93)" in rows[1] and "n/a (not measured by this run)" in rows[0]
+    assert "| 3 | 0.800 [0.600–0.900] |" in rows[1]  # the lr 0.001 run is another configuration
+    assert "train.seed 0, 1, 2" in text and "bf16, channels_last" in text and "recall 0.89" in text
     assert results.main(args(project, "--check")) == 0
 
 
-def test_missing_metrics_file_is_one_line_error(project, capsys):
-    (project / "metrics" / "dcgan" / "evaluate.json").unlink()
-    assert results.main(args(project)) == 2
-    assert "metrics file not found" in capsys.readouterr().err
+def test_changed_params_make_the_table_stale(project, capsys):
+    assert results.main(args(project)) == 0
+    (project / "params.yaml").write_text((project / "params.yaml").read_text().replace("steps: 10", "steps: 20"))
+    assert results.main(args(project, "--check")) == 2
+    assert "params changed since the sweep" in capsys.readouterr().err
 
 
-def test_readme_table_is_what_the_committed_metrics_say():
-    """The README's table is the output of `python -m ganlab.results` on the metrics in git."""
-    assert results.main(["--metrics", str(ROOT / "metrics"), "--readme", str(ROOT / "README.md"), "--params", str(ROOT / "params.yaml"), "--check"]) == 0
+def test_readme_table_is_what_the_committed_sweep_says():
+    """The README's table is `python -m ganlab.results` on metrics/sweep.json, a sweep of params.yaml as it is."""
+    assert results.main(["--sweep", str(ROOT / results.SWEEP), "--readme", str(ROOT / "README.md"), "--params", str(ROOT / "params.yaml"), "--check"]) == 0
+
+
+def test_committed_sweep_has_three_seeds_of_every_default_model():
+    runs = sweep.load(ROOT / results.SWEEP)
+    config = sweep.config_key(read_yaml(ROOT / "params.yaml"))
+    mine = [r for r in runs if r.config == config]
+    assert len({r.params["train.seed"] for r in mine}) >= 3
+    for model in read_yaml(ROOT / "params.yaml")["train"]["models"]:
+        assert sum(model in r.metrics for r in mine) >= 3, model

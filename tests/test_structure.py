@@ -217,3 +217,13 @@ def test_params_validation_imports_no_model_code():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env={**__import__("os").environ, "PYTHONPATH": str(SRC)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["[]", "[]"]
+
+
+def test_no_function_over_80_lines():
+    """Long functions hide what they do; a new metric or stage step is a function of its own."""
+    long = []
+    for path in sorted((ROOT / "src/ganlab").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 80:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not long, long

@@ -5,6 +5,7 @@ trained model, outside DVC. It calls the same functions as the render stage (gan
     ganlab interpolate --model DIR | --run RUN_ID  --seeds 1,7,42 [--method slerp] [--grid N] --out faces.gif|faces.mp4
     ganlab arithmetic  --model DIR | --run RUN_ID  --classifier DIR [--a EXPR --b EXPR --c EXPR] [--directions A,B] --out DIR
     ganlab progress    --model TRAINING_DIR --out progress.gif
+    ganlab results     [--repo .] [--markdown FILE] [--save FILE | --load FILE]
 """
 
 from __future__ import annotations
@@ -177,6 +178,26 @@ def cmd_progress(args: argparse.Namespace) -> list[Path]:
     return [render.write_animation(out, render.progress_frames(args.model, args.hold, args.upscale), args.fps)]
 
 
+def cmd_results(args: argparse.Namespace) -> list[Path]:
+    """Print the experiments grouped by all but their seeds, each model's metrics as median [min-max]."""
+    from ganlab import sweep
+
+    runs = sweep.load(args.load) if args.load else sweep.collect(args.repo, args.all_commits)
+    text = sweep.report(sweep.group(runs))
+    print(text, end="")
+    written = []
+    if args.save:
+        sweep.save(runs, args.save)
+        written.append(Path(args.save))
+    if args.markdown:
+        from ganlab.io import atomic_path
+
+        with atomic_path(args.markdown) as tmp:
+            tmp.write_text(text)
+        written.append(Path(args.markdown))
+    return written
+
+
 def positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -243,6 +264,14 @@ def parser() -> argparse.ArgumentParser:
     sp.add_argument("--upscale", type=positive, default=1, help="nearest-neighbour enlargement (default: 1)")
     sp.add_argument("--out", required=True, help="progress.gif or progress.mp4")
     sp.set_defaults(func=cmd_progress)
+
+    sp = sub.add_parser("results", help="DVC experiments grouped by all but their seeds: median [min-max] of every compared metric per model")
+    sp.add_argument("--repo", default=".", help="the DVC repo whose experiments are read (default: .)")
+    sp.add_argument("--all-commits", action="store_true", help="experiments of every commit, not only of HEAD")
+    sp.add_argument("--markdown", help="also write the summary as Markdown to this file")
+    sp.add_argument("--save", help="also write the experiments read (params, metrics, how they were made) as JSON, e.g. metrics/sweep.json")
+    sp.add_argument("--load", help="summarise a file written by --save instead of reading DVC")
+    sp.set_defaults(func=cmd_results)
     return ap
 
 

@@ -9,7 +9,9 @@ history, and the best snapshot becomes the model folder every later output is ma
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -80,6 +82,58 @@ def pick(curve: list[dict], select: str, offline: str | None = None) -> tuple[di
     return best, "face_rate", f"highest face rate ({best['face_rate']}) of {len(rows)} snapshots at full resolution; FID unavailable"
 
 
+@dataclass
+class Scorer:
+    """Scores one generator on one set of latent vectors against one set of real features: the
+    row of the curve (the selection set) and the report (a fresh set) are made by the same code."""
+
+    p: EvaluateParams
+    space: str
+    extract: Callable
+    mtcnn: object | None  # None: not faces, no face rate
+    inception: torch.nn.Module | None  # None: no FID
+    real_stats: tuple[np.ndarray, np.ndarray]
+    labels: torch.Tensor | None
+    device: torch.device
+
+    def latents(self, nz: int, seed: int, n: int) -> dict[str, torch.Tensor]:
+        """The latent vectors of one sample set; seed + 2 is the conditionality accuracy's."""
+        return {"fid": latents(self.p.fid_samples, nz, seed), "face": latents(self.p.face_samples, nz, seed + 1), "feat": latents(n, nz, seed + 3)}
+
+    def __call__(self, G: torch.nn.Module, z: dict[str, torch.Tensor], real: np.ndarray) -> dict:
+        """FID (None without Inception weights), face rate (None for non-faces) and the offline
+        distribution metrics of G's images of z against the real features `real`."""
+        p, row = self.p, {"fid": None, "face_rate": None}
+
+        def images(key: str):
+            y = self.labels[: len(z[key])] if self.labels is not None else None
+            return generate(G, z[key], p.batch_size, y)
+
+        if self.inception is not None:
+            acts = fid.inception_activations(self.inception, images("fid"), self.device, total=p.fid_samples, progress=False)
+            row["fid"] = round(fid.frechet_distance(*fid.statistics(acts), *self.real_stats), 4)
+        if self.mtcnn is not None:
+            row["face_rate"] = round(face_rate(self.mtcnn, np.concatenate(list(images("face"))), p.face_threshold), 4)
+        row.update(features.distribution_metrics(real, features.features_of(self.extract, images("feat")), self.space, p.nearest_k))
+        return row
+
+
+def real_halves(data_path: str | Path, p: EvaluateParams, extract: Callable) -> tuple[np.ndarray, np.ndarray]:
+    """Features of two disjoint real halves, n images each (n = feature_samples, at most half the
+    set): the even rows of the first 2n, which snapshots are chosen against, and the odd rows,
+    which the chosen one is reported against. Read a batch at a time, never the whole set."""
+    with open_dataset(data_path) as data:
+        n = min(p.feature_samples, len(data) // 2)
+        if n <= p.nearest_k:
+            raise GanlabError(f"{len(data)} real images are too few for evaluate.nearest_k={p.nearest_k}: each real half needs more than {p.nearest_k}")
+        select, report = [], []
+        for i in range(0, 2 * n, 2 * p.batch_size):  # an even step: every batch starts on an even row
+            batch = data.rows[i : min(i + 2 * p.batch_size, 2 * n)]
+            select.append(extract(batch[0::2]))
+            report.append(extract(batch[1::2]))
+    return np.concatenate(select), np.concatenate(report)  # (n, D) each
+
+
 def evaluate(
     model_dir: str | Path,
     data_path: str | Path,
@@ -93,17 +147,23 @@ def evaluate(
     info_path: str | Path | None = None,
     faces: tuple[bool, str] = (True, "evaluate.faces is true"),
 ) -> dict:
-    """Score the snapshots of the model in model_dir, write the picked one to out_dir.
+    """Score the snapshots of the model in model_dir, pick one, report it on fresh samples, and
+    write it to out_dir.
+
+    The pick and the report use separate samples, so the best of several noisy draws is not
+    reported as if it were a fresh measurement: every snapshot is scored on the *selection set*
+    (latents of evaluate.seed; offline metrics against the even real rows); the picked one is
+    then scored again on the *report set* (latents of evaluate.report_seed; offline metrics
+    against the odd real rows, never used for the pick). metrics_path (COMPARED) holds the report
+    set's numbers; info_path holds the selection set's values of the picked snapshot
+    (`selection`) and how everything was measured. The curve (the selection set over training)
+    goes to curve_path and to the model's MLflow run as metric history.
 
     out_dir becomes a model folder (model.json with a "selected" record, generator.pt) that
-    render and the `ganlab` command load. Metrics are those of the picked snapshot; the curve
-    (step, fid, face_rate, the offline distribution metrics) goes to curve_path and to the
-    model's MLflow run as metric history. `faces` (see data_is_faces: whether the data are
-    faces, and why) decides the face rate (None for other data) and the feature space of the
-    offline metrics (ganlab.features: ONet for faces, random-CNN features otherwise).
-    Conditional models also get Razzaq's conditionality accuracy when a classifier is given.
-    metrics_path gets what experiments are compared by (COMPARED); info_path how they were
-    measured (the FID protocol, sample counts, how the snapshot was picked).
+    render and the `ganlab` command load. `faces` (see data_is_faces) decides the face rate
+    (None for other data) and the feature space of the offline metrics (ganlab.features: ONet for
+    faces, random-CNN features otherwise). Conditional models also get Razzaq's conditionality
+    accuracy when a classifier is given.
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     is_faces, faces_why = faces
@@ -116,90 +176,79 @@ def evaluate(
     mtcnn = load_mtcnn(device) if is_faces else None
     space = "onet" if is_faces else "random_cnn"
     extract = features.feature_extractor(space, device, mtcnn)
+    real_select, real_report = real_halves(data_path, p, extract)
+    n = len(real_select)
+    score = Scorer(p, space, extract, mtcnn, inception, (mu_r, sigma_r), _cycled_labels(meta, max(p.fid_samples, p.face_samples, n)), device)
 
-    with open_dataset(data_path) as data:
-        # only the images scored are read, never the whole set: the offline metrics' two real
-        # halves (even rows: the reference; odd rows: the held-out floor), a batch at a time,
-        # and the face-rate rows
-        n = min(p.feature_samples, len(data) // 2)
-        if n <= p.nearest_k:
-            raise GanlabError(f"{len(data)} real images are too few for evaluate.nearest_k={p.nearest_k}: each real half needs more than {p.nearest_k}")
-        ref, held = [], []
-        for i in range(0, 2 * n, 2 * p.batch_size):  # an even step: every batch starts on an even row
-            batch = data.rows[i : min(i + 2 * p.batch_size, 2 * n)]
-            ref.append(extract(batch[0::2]))
-            held.append(extract(batch[1::2]))
-        ref, held = np.concatenate(ref), np.concatenate(held)  # (n, D) each
-        real_faces = data.rows[: p.face_samples] if is_faces else None
-    floor = features.distribution_metrics(ref, held, space, p.nearest_k)
-
-    z_fid = latents(p.fid_samples, meta["nz"], p.seed)
-    z_face = latents(p.face_samples, meta["nz"], p.seed + 1)
-    z_feat = latents(n, meta["nz"], p.seed + 3)  # seed + 2: the conditionality accuracy
-    labels = _cycled_labels(meta, max(p.fid_samples, p.face_samples, n))
-
-    curve = []
+    curve, z_select = [], score.latents(meta["nz"], p.seed, n)
     todo = snapshots_to_score(model_dir, p.every)
     for snap in tqdm(todo, desc="evaluate", unit="snapshot", disable=not progress):
         G.load_state_dict(torch.load(snap.path, map_location=device, weights_only=True))
-        row: dict = {"step": snap.step, "fid": None, "face_rate": None, "grown": snap.complete}
-        if inception is not None:
-            y = labels[: p.fid_samples] if labels is not None else None
-            acts = fid.inception_activations(inception, generate(G, z_fid, p.batch_size, y), device, total=p.fid_samples, progress=False)
-            row["fid"] = round(fid.frechet_distance(*fid.statistics(acts), mu_r, sigma_r), 4)
-        if is_faces:
-            y = labels[: p.face_samples] if labels is not None else None
-            fake = np.concatenate(list(generate(G, z_face, p.batch_size, y)))
-            row["face_rate"] = round(face_rate(mtcnn, fake, p.face_threshold), 4)
-        y = labels[:n] if labels is not None else None
-        row.update(features.distribution_metrics(ref, features.features_of(extract, generate(G, z_feat, p.batch_size, y)), space, p.nearest_k))
-        curve.append(row)
+        curve.append({"step": snap.step, **score(G, z_select, real_select), "grown": snap.complete})
 
     fd_key = features.metric_names(space)[0]
     best, by, why = pick(curve, p.select, offline=fd_key)
-    metrics: dict = {"fid": best["fid"]}
-    if best["fid"] is None:
-        metrics["fid_unavailable"] = info.get("reason", "unknown")
-    metrics["fid_protocol"] = f"{p.fid_samples} generated vs {info['images']} real images of {info['dataset']} at {info['resolution']} px, Inception weights: {info['weights']}"
-    metrics["face_rate"] = best["face_rate"]
-    if is_faces:
-        metrics["face_samples"] = p.face_samples
-        metrics["face_rate_real"] = round(face_rate(mtcnn, real_faces, p.face_threshold), 4)
-    else:
-        metrics["face_rate_real"] = None
-        metrics["face_rate_unavailable"] = f"not face data: {faces_why}; MTCNN's face rate means nothing for these images"
-    metrics.update({k: best[k] for k in features.metric_names(space)})
-    metrics.update({f"{k}_real": v for k, v in floor.items()})
-    metrics["distribution_protocol"] = (
-        f"NOT FID, not comparable with published numbers: Fréchet distance, precision and recall (k={p.nearest_k}) in the features of"
-        f" {features.DESCRIPTION[space]}; {n} generated images vs {n} real ones (the even rows of the first {2 * n} of {data_path});"
-        f" *_real: the odd rows against the same even rows, the floor a perfect generator reaches"
-    )
-    metrics["faces"] = {"faces": is_faces, "why": faces_why}
-    metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])
-
-    selected = {"step": best["step"], "by": by, "why": why, "from": str(model_dir)}
     best_snap = next(snap for snap in todo if snap.step == best["step"])
+    G.load_state_dict(torch.load(best_snap.path, map_location=device, weights_only=True))
+    reported = score(G, score.latents(meta["nz"], p.report_seed, n), real_report)
+    metrics = _metrics(reported, best, info, p, is_faces, faces_why, space, n, data_path)
+    if is_faces:
+        with open_dataset(data_path) as data:
+            metrics["face_rate_real"] = round(face_rate(mtcnn, data.rows[: p.face_samples], p.face_threshold), 4)
+    metrics.update({f"{k}_real": v for k, v in features.distribution_metrics(real_report, real_select, space, p.nearest_k).items()})
+    metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])
     if meta.get("num_classes") and classifier_dir is not None:
         from ganlab.classifier import conditional_accuracy, load_classifier
 
-        G.load_state_dict(torch.load(best_snap.path, map_location=device, weights_only=True))
         metrics.update(conditional_accuracy(G, meta, load_classifier(Path(classifier_dir), "categories"), p.class_samples, p.seed + 2, p.batch_size))
 
     with atomic_dir(out_dir) as tmp:
-        ModelFolder(tmp).write_selected({**meta, "selected": selected}, best_snap)
+        ModelFolder(tmp).write_selected({**meta, "selected": {"step": best["step"], "by": by, "why": why, "from": str(model_dir)}}, best_snap)
     columns = ["step", "fid", "face_rate", *features.metric_names(space), "grown"]
     write_csv(curve_path, [{**row, "grown": int(row["grown"])} for row in curve], columns)
-
     write_split(metrics, COMPARED, metrics_path, info_path)  # before tracking: a store that is down costs no metric
+    _log(meta, curve, columns, metrics, why, out_dir)
+    return metrics
 
+
+def _metrics(reported: dict, best: dict, info: dict, p: EvaluateParams, is_faces: bool, faces_why: str, space: str, n: int, data_path) -> dict:
+    """The report set's numbers with how they were measured, and the selection set's beside them."""
+    metrics: dict = {"fid": reported["fid"]}
+    if reported["fid"] is None:
+        metrics["fid_unavailable"] = info.get("reason", "unknown")
+    metrics["fid_protocol"] = (
+        f"{p.fid_samples} generated (latents of evaluate.report_seed) vs {info['images']} real images of {info['dataset']} at {info['resolution']} px,"
+        f" Inception weights: {info['weights']}"
+    )
+    metrics["face_rate"] = reported["face_rate"]
+    if is_faces:
+        metrics["face_samples"] = p.face_samples
+    else:
+        metrics["face_rate_real"] = None
+        metrics["face_rate_unavailable"] = f"not face data: {faces_why}; MTCNN's face rate means nothing for these images"
+    metrics.update({k: reported[k] for k in features.metric_names(space)})
+    metrics["distribution_protocol"] = (
+        f"NOT FID, not comparable with published numbers: Fréchet distance, precision and recall (k={p.nearest_k}) in the features of"
+        f" {features.DESCRIPTION[space]}; reported: {n} generated images (latents of evaluate.report_seed) vs {n} real ones (the odd rows of the"
+        f" first {2 * n} of {data_path}), none of them used to pick the snapshot; *_real: the even rows against the same odd rows, the floor a"
+        " perfect generator reaches"
+    )
+    metrics["selection"] = {
+        "what": f"the picked snapshot's numbers on the samples it was picked with (latents of evaluate.seed; the even real rows): biased towards it, not a measurement",
+        **{k: best[k] for k in ("fid", "face_rate", *features.metric_names(space))},
+    }
+    metrics["faces"] = {"faces": is_faces, "why": faces_why}
+    return metrics
+
+
+def _log(meta: dict, curve: list[dict], columns: list[str], metrics: dict, why: str, out_dir: Path) -> None:
+    """The curve as metric history (MLflow's UI draws it against the step), the report, the picked model."""
     with tracking.Run(f"evaluate {meta['model']}", meta.get("mlflow_run_id"), meta["model"]) as run:
-        for row in curve:  # the curve as metric history: MLflow's UI draws it against the step
+        for row in curve:
             run.log_metrics({f"curve_{k}": row[k] for k in columns[1:-1] if row[k] is not None}, step=row["step"])
         run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         run.set_tag("selected", why)
         run.log_artifacts(out_dir, RUN_ARTIFACT)  # `ganlab ... --run ID` loads the model from here
-    return metrics
 
 
 def _cycled_labels(meta: dict, n: int) -> torch.Tensor | None:

@@ -167,7 +167,8 @@ class EvaluateParams:
     face_samples: int = 200  # generated (and real) images scored for the face rate
     face_threshold: float = 0.9  # MTCNN probability above which an image counts as a face
     batch_size: int = 50  # images per generator / Inception forward pass
-    seed: int = 123  # seeds the latent vectors of the evaluated samples
+    seed: int = 123  # seeds the latent vectors of the selection set: every snapshot is scored on them and the best one picked
+    report_seed: int = 9123  # seeds the report set: fresh latent vectors the picked snapshot's reported numbers come from
     every: int = 1  # score every k-th training snapshot (the FID curve); 0: the final weights only
     select: Literal["best", "last"] = "best"  # the snapshot behind every output: best by FID (by the offline Fréchet distance fd_<space> without FID), or the last
     class_samples: int = 200  # conditional models: generated images per category for the conditionality accuracy
@@ -189,6 +190,9 @@ class EvaluateParams:
         if not 0 < self.face_threshold <= 1:  # 0 would count every image, found face or not
             raise ParamsError(f"evaluate.face_threshold must be in (0, 1], got {self.face_threshold}")
         _seed("evaluate.seed", self.seed)
+        _seed("evaluate.report_seed", self.report_seed)
+        if abs(self.report_seed - self.seed) < 4:  # each set draws from seed, seed + 1, seed + 2 and seed + 3
+            raise ParamsError(f"evaluate.report_seed must differ from evaluate.seed ({self.seed}) by at least 4, got {self.report_seed}: the report set would share latent vectors with the selection set")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
-"""The README's results table, generated from the metrics files DVC keeps in git.
+"""The README's results table, generated from the default run's seed sweep.
 
-`python -m ganlab.results` rewrites the table between the markers in README.md; `--check` fails
-when the README's table differs from what the metrics files say (the test suite runs it), so a
-number in the README is always one a run wrote.
+The sweep (`dvc exp run --queue -S 'train.seed=range(0,3)'`, `dvc queue start -j 2`) is saved
+with `ganlab results --save metrics/sweep.json`, since DVC's experiments do not travel with a
+clone. `python -m ganlab.results` rewrites the table between the markers in README.md from that
+file; `--check` fails when the README's table differs from it, or when params.yaml has changed
+since the sweep (the test suite runs it), so a number in the README is always one the current
+configuration's runs wrote.
 """
 
 from __future__ import annotations
@@ -12,80 +15,46 @@ import json
 import sys
 from pathlib import Path
 
+from ganlab import sweep
 from ganlab.errors import GanlabError
-from ganlab.features import SPACES, metric_names
 
 BEGIN = "<!-- results:begin (python -m ganlab.results) -->"
 END = "<!-- results:end -->"
+SWEEP = "metrics/sweep.json"  # the default run's seed sweep, saved by `ganlab results --save`
+FLOOR = (("face_rate_real", "face rate", 3), ("fd_onet_real", "Fréchet distance", 3), ("precision_onet_real", "precision", 2), ("recall_onet_real", "recall", 2))
 
 
-def _read(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GanlabError(f"metrics file not found: {path} (run `dvc repro` first)") from None
+def _floor(g: sweep.Group, model: str) -> str:
+    """The real-vs-real floor of the offline metrics, as evaluate measured it (the same in every run)."""
+    ev = g.runs[0].metrics[model].get("evaluate", {})
+    parts = [f"{label} {ev[key]:.{digits}f}" for key, label, digits in FLOOR if ev.get(key) is not None]
+    return ", ".join(parts) or "n/a"
 
 
-def _fid(ev: dict) -> str:
-    return f"{ev['fid']:.2f}" if ev.get("fid") is not None else "n/a (no Inception weights)"
-
-
-def _face_rate(ev: dict) -> str:
-    if ev.get("face_rate") is None:
-        return "n/a (not faces)"
-    return f"{ev['face_rate']:.3f} of {ev.get('face_samples', '?')} (real {ev['face_rate_real']:.3f})"
-
-
-def _offline(ev: dict) -> str:
-    """The offline distribution metrics of whichever feature space evaluate used, beside the real floor."""
-    for space in SPACES:
-        fd, precision, recall = metric_names(space)
-        if ev.get(fd) is not None:
-            return (
-                f"{space}: {ev[fd]:.4g} / {ev[precision]:.2f} / {ev[recall]:.2f}"
-                f" (real {ev[f'{fd}_real']:.4g} / {ev[f'{precision}_real']:.2f} / {ev[f'{recall}_real']:.2f})"
-            )
-    return "n/a (not measured by this run)"
-
-
-def _by(metric: str) -> str:
-    return metric if metric in (f"fd_{space}" for space in SPACES) else metric.replace("_", " ")
-
-
-def row(model: str, train: dict, ev: dict) -> list[str]:
-    cond = ev.get("class_accuracy_generated")
-    return [
-        model,
-        str(train["steps"]),
-        f"{train['train_seconds'] / 60:.1f} min on {train.get('device', 'unknown device')}",
-        _fid(ev),
-        _face_rate(ev),
-        _offline(ev),
-        "n/a" if cond is None else f"{cond:.3f}",
-        f"step {ev['selected_step']} of {ev.get('last_step', train['steps'])}, by {_by(ev['selected_by'])}",
-        ev["fid_protocol"],
-    ]
-
-
-HEADER = [
-    "model", "steps", "train time", "FID", "face rate (MTCNN p >= 0.9)", "offline Fréchet distance / precision / recall (NOT FID)",
-    "conditional accuracy", "snapshot used", "FID protocol",
-]
-
-
-def _stage(folder: Path, stage: str) -> dict:
-    """A stage's metrics (<stage>.json, what `dvc exp show` compares) with its diagnostics (<stage>_info.json)."""
-    return {**_read(folder / f"{stage}_info.json"), **_read(folder / f"{stage}.json")}
-
-
-def table(metrics_dir: str | Path, models: list[str]) -> str:
-    """A Markdown table, one row per model, from metrics/<model>/{train,evaluate}{,_info}.json."""
-    metrics_dir = Path(metrics_dir)
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    for model in models:
-        r = row(model, _stage(metrics_dir / model, "train"), _stage(metrics_dir / model, "evaluate"))
-        lines.append("| " + " | ".join(r) + " |")
-    return "\n".join(lines) + "\n"
+def table(runs: list[sweep.Run], params: dict, models: list[str]) -> str:
+    """The README's table: the sweep's group of params.yaml's configuration (all but the seeds),
+    one row per model, median [min–max] over its runs, then how the runs were made."""
+    config = sweep.config_key(params)
+    found = [g for g in sweep.group(runs) if g.config == config]
+    if not found:
+        have = ", ".join(g.config for g in sweep.group(runs)) or "none"
+        raise GanlabError(
+            f"the saved sweep holds no runs of params.yaml's configuration (config {config}; it holds {have}): params changed since the sweep,"
+            " so rerun it (README, 'Results')"
+        )
+    g = found[0]
+    missing = [m for m in models if m not in g.models]
+    if missing:
+        raise GanlabError(f"the saved sweep has no metrics of {', '.join(missing)}")
+    seeds = sorted(r.params.get("train.seed") for r in g.runs)
+    made = "\n".join(f"- {m}: {sweep.made_with(g)[m]}" for m in models)
+    floors = "\n".join(f"- {m}: {_floor(g, m)}" for m in models)
+    return (
+        f"{sweep.markdown(g, models)}\n"
+        f"Config {config} (params.yaml less its seed keys), train.seed {', '.join(map(str, seeds))}; each cell is the median [min–max] over"
+        f" the runs, on the report set (fresh latents; real images not used to pick the snapshot). Runs made with:\n{made}\n\n"
+        f"Real floor (one real half against the other; the real face rate):\n{floors}\n"
+    )
 
 
 def splice(readme: str, new_table: str) -> str:
@@ -102,21 +71,22 @@ def main(argv: list[str] | None = None) -> int:
     from ganlab.model_params import MODEL_PARAMS
 
     ap = argparse.ArgumentParser(prog="python -m ganlab.results", description=__doc__.splitlines()[0])
-    ap.add_argument("--metrics", default="metrics", help="the metrics folder (default: metrics)")
+    ap.add_argument("--sweep", default=SWEEP, help=f"the saved seed sweep (default: {SWEEP})")
     ap.add_argument("--readme", default="README.md", help="the file holding the table (default: README.md)")
-    ap.add_argument("--params", default="params.yaml", help="train.models gives the rows, in order")
-    ap.add_argument("--check", action="store_true", help="exit 1 if the README's table is not what the metrics say")
+    ap.add_argument("--params", default="params.yaml", help="the configuration whose runs make the table; train.models gives the rows")
+    ap.add_argument("--check", action="store_true", help="exit 1 if the README's table is not what the sweep says")
     a = ap.parse_args(argv)
     try:
         models = params.load(a.params, MODEL_PARAMS)["train"].models
+        raw = params.read_yaml(a.params)
         readme = Path(a.readme).read_text()
-        new = splice(readme, table(a.metrics, models))
+        new = splice(readme, table(sweep.load(a.sweep), raw, models))
     except (GanlabError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if a.check:
         if new != readme:
-            print(f"error: the results table in {a.readme} differs from {a.metrics}/; run python -m ganlab.results", file=sys.stderr)
+            print(f"error: the results table in {a.readme} differs from {a.sweep}; run python -m ganlab.results", file=sys.stderr)
             return 1
         return 0
     Path(a.readme).write_text(new)

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from ganlab.sweep import params_config_key
+
 EXPERIMENT = "ganlab"
 # MLflow 3's UI opens an experiment without this tag in its GenAI view ("Evaluation runs");
 # custom_model_development opens the runs table, with FID and face rate as columns.
@@ -112,7 +114,7 @@ def open_run(run_id: str | None, name: str):
     """Re-open the training run `run_id`; a new run of model `name` if this store or experiment lacks it.
 
     Evaluate and render log into their model's run, so one run carries the whole story. A new run
-    is named `<DVC experiment>/<name>` and tagged with both and the commit. A run of another DVC
+    is named `<DVC experiment>/<name>` and tagged with both, the commit and the config (ganlab.sweep). A run of another DVC
     experiment is not re-opened (its model came from DVC's cache): the new run names it instead.
     """
     mlflow = setup()
@@ -127,6 +129,10 @@ def open_run(run_id: str | None, name: str):
                 return mlflow.start_run(run_id=run_id)
             tags["training_run"] = run_id
     tags.update({"dvc_experiment": experiment, "model": name})
+    # one seed sweep's runs share the config tag (params.yaml less its seed keys): search
+    # `tags.config = '<key>'` in the UI finds them together, as `ganlab results` groups them
+    if config := params_config_key():
+        tags["config"] = config
     if commit := git_commit():
         tags["git_commit"] = commit
     return mlflow.start_run(run_name=f"{experiment}/{name}", tags=tags)

@@ -470,6 +470,7 @@ class Trainer:
                 "images_per_second": round(self.images_seen / max(seconds, 1e-9), 1),
                 **self.choices,
                 "device": describe(self.device, self.world),
+                "cpu": cpu_name(),
                 "guard_restores_g": state.guard.restores["G"],
                 "guard_restores_d": state.guard.restores["D"],
                 **{f"final_{k}": round(float(np.mean([h[k] for h in state.history[-10:]])), 4) for k in losses},
@@ -547,6 +548,21 @@ def describe(device: torch.device, world: int = 1) -> str:
     """The hardware a run trained on, in words, for the results table beside its time."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{device.type.upper()}, {os.cpu_count()} cores"
     return f"{world} x {name}" if world > 1 else name
+
+
+def cpu_name() -> str:
+    """The host CPU's model and its widest matrix extension, e.g. 'AMD EPYC (AVX-512 BF16)': what
+    precision auto chose by and what a CPU run's time depends on, beside every training's figures."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux
+        import platform
+
+        return platform.processor() or "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    widest = next((label for flag, label in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), "no AVX2")
+    return f"{name} ({widest})"
 
 
 def weights_digest(*modules: torch.nn.Module) -> str:
