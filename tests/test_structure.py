@@ -220,7 +220,6 @@ def test_params_validation_imports_no_model_code():
     assert r.stdout.split() == ["[]", "[]"]
 
 
-
 def test_no_function_over_80_lines():
     """Long functions hide what they do; a new metric or stage step is a function of its own."""
     long = []
