@@ -1,11 +1,11 @@
 """DVC stage evaluate: FID, face rate and offline distribution metrics over one model's snapshots; the best becomes --out."""
 
-from ganlab import cli, params
+from ganlab import params, stage
 from ganlab.evaluate import data_is_faces, evaluate
 
 
 def main() -> None:
-    a = cli.stage_args(__doc__, "model", "data", "stats", "classifier", "out", "metrics", "info", "curve")
+    a = stage.args(__doc__, "model", "data", "stats", "classifier", "out", "metrics", "info", "curve")
     p = params.load(a.params)
     faces = data_is_faces(p["evaluate"].faces, p["data"].source)
     m = evaluate(a.model, a.data, a.stats, a.out, a.metrics, a.curve, p["evaluate"], a.classifier, info_path=a.info, faces=faces)
@@ -17,4 +17,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

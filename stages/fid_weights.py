@@ -4,15 +4,15 @@ real_stats depends on its output, so it reruns when the weights appear or change
 the data or params do.
 """
 
-from ganlab import cli, params
+from ganlab import params, stage
 from ganlab.fid import weights_record
 from ganlab.io import write_json
 
 
 def main() -> None:
-    a = cli.stage_args(__doc__, "out")
+    a = stage.args(__doc__, "out")
     write_json(a.out, weights_record(params.load(a.params)["evaluate"].fid_weights))
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

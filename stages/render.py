@@ -1,6 +1,6 @@
 """DVC stage render: interpolation animations, strip, training progress and latent arithmetic of one model."""
 
-from ganlab import cli, params
+from ganlab import params, stage
 from ganlab.render import render
 
 
@@ -10,7 +10,7 @@ def optional_paths(ap) -> None:
 
 
 def main() -> None:
-    a = cli.stage_args(__doc__, "model", "out", "metrics", "info", extra=optional_paths)
+    a = stage.args(__doc__, "model", "out", "metrics", "info", extra=optional_paths)
     p = params.load(a.params)["render"]
     written = render(a.model, a.out, p, training_dir=a.training, classifier_dir=a.classifier, metrics_path=a.metrics, info_path=a.info)
     for path in written.values():
@@ -18,4 +18,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    stage.run(main)

@@ -47,7 +47,7 @@ def imported(path: Path) -> set[str]:
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-            found.update(f"{node.module}.{a.name}" for a in node.names)  # `from ganlab import cli`
+            found.update(f"{node.module}.{a.name}" for a in node.names)  # `from ganlab import stage`
         for child in ast.iter_child_nodes(node):
             visit(child)
 

@@ -21,7 +21,7 @@ GANLAB = Path(sys.executable).parent / "ganlab"  # installed by `pip install -e 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A folder with an MLflow store, a trained dcgan and a trained cdcgan (3 classes)."""
-    tmp = tmp_path_factory.mktemp("app")
+    tmp = tmp_path_factory.mktemp("cli")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
         mp.chdir(tmp)  # MLflow writes artifacts under the cwd
