@@ -72,7 +72,9 @@ def test_metrics(repo):
     assert curve[0] == "step,fid,face_rate,fd_onet,precision_onet,recall_onet,grown" and [row.split(",")[0] for row in curve[1:]] == ["3", "6"]
     assert ev["selected_step"] in (3, 6) and ev_info["selected_by"] == "fid" and ev_info["snapshots_scored"] == 2
     fids = {int(row.split(",")[0]): float(row.split(",")[1]) for row in curve[1:]}  # dcgan: every row grown
-    assert ev["fid"] == min(fids.values()) and fids[ev["selected_step"]] == ev["fid"]
+    # picked on the selection set (the curve); reported on fresh latents: another draw of the same snapshot
+    assert ev_info["selection"]["fid"] == min(fids.values()) == fids[ev["selected_step"]]
+    assert ev["fid"] != ev_info["selection"]["fid"] and "report_seed" in ev_info["fid_protocol"]
     clf = yaml.safe_load((repo / "metrics/classifier.json").read_text())
     assert "attributes" in clf
 
