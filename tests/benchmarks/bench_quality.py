@@ -5,7 +5,7 @@
         --grids bench-grids --out bench.json
 
 A recipe is `name=overrides`: comma-separated `key=value` pairs over each model's section of
-params.yaml (values read as YAML; `augment` takes policies joined by `+`); `model.key=value`
+params.yaml (values read as YAML; `augment` takes policies joined by `+`, or `[]`); `model.key=value`
 applies to that model only. `today=` is params.yaml as it stands. `--settings` instead varies
 train.* (precision, memory_format) as before. Every (model, recipe or setting, seed) is trained
 for the model's steps (or --steps) with MLflow off, then scored the way the evaluate stage does
@@ -58,7 +58,7 @@ def recipe(text: str, model: str) -> dict:
         scope, _, key = key.rpartition(".")
         if scope and scope != model:
             continue
-        out[key] = value.split("+") if key == "augment" else yaml.safe_load(value)
+        out[key] = [v for v in value.strip("[]").split("+") if v] if key == "augment" else yaml.safe_load(value)  # augment=[]: none
     return out
 
 
