@@ -61,3 +61,9 @@ def test_an_edited_block_or_a_missing_file_is_found(run):
 
 def test_readme_pictures_are_of_the_default_run_in_dvc_lock():
     assert pictures.main(["--readme", str(ROOT / "README.md"), "--out", str(ROOT / "docs/img"), "--lock", str(ROOT / "dvc.lock"), "--check"]) == 0
+
+
+def test_without_kept_pictures_the_readme_says_so(tmp_path):
+    assert pictures.check(f"# x\n{pictures.NO_PICTURES}\n", tmp_path / "img", tmp_path / "dvc.lock") == []
+    problems = pictures.check(f"# x\n{pictures.BEGIN}\n![old](docs/img/old.png)\n{pictures.END}\n", tmp_path / "img", tmp_path / "dvc.lock")
+    assert len(problems) == 1 and "not the empty one" in problems[0]
