@@ -125,11 +125,10 @@ def check(readme: str, out: Path, lock_path: Path) -> list[str]:
 
 
 def splice(readme: str, new_block: str) -> str:
-    if BEGIN not in readme or END not in readme:
-        raise GanlabError(f"README has no pictures markers ({BEGIN} ... {END})")
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{new_block}{tail}"
+    """README text with its pictures block (markers included) replaced by `new_block`."""
+    from ganlab.results import replace_block
+
+    return replace_block(readme, BEGIN, END, new_block)
 
 
 def main(argv: list[str] | None = None) -> int:

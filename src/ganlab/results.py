@@ -62,13 +62,19 @@ def table(runs: list[sweep.Run], params: dict, models: list[str]) -> str:
     )
 
 
+def replace_block(readme: str, begin: str, end: str, block: str) -> str:
+    """README text with its part from `begin` to `end` (markers included) replaced by `block`:
+    the generated parts of the README (this table, ganlab.pictures)."""
+    if begin not in readme or end not in readme:
+        raise GanlabError(f"README has no markers {begin} ... {end}")
+    head, rest = readme.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{block}{tail}"
+
+
 def splice(readme: str, new_table: str) -> str:
-    """README text with the part between the markers replaced by `new_table`."""
-    if BEGIN not in readme or END not in readme:
-        raise GanlabError(f"README has no results markers ({BEGIN} ... {END})")
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{new_table}{END}{tail}"
+    """README text with the part between the results markers replaced by `new_table`."""
+    return replace_block(readme, BEGIN, END, f"{BEGIN}\n{new_table}{END}")
 
 
 def main(argv: list[str] | None = None) -> int:
