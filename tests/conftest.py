@@ -31,3 +31,47 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+# --- an MLflow store and a tiny model folder, the two things many modules need -------------------
+
+
+def use_mlflow_store(folder: Path, mp: pytest.MonkeyPatch) -> Path:
+    """Point MLflow at its own SQLite store in `folder` and the cwd there (MLflow writes run
+    artifacts under the cwd): no test logs into the project's mlflow.db. For module-scoped
+    fixtures: `with pytest.MonkeyPatch.context() as mp: use_mlflow_store(folder, mp)`."""
+    mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder / 'mlflow.db'}")
+    mp.chdir(folder)
+    return folder
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch) -> Path:
+    """This test's own MLflow store in tmp_path, with the cwd there; returns tmp_path."""
+    return use_mlflow_store(tmp_path, monkeypatch)
+
+
+TINY_META = {"model": "dcgan", "nz": 8, "resolution": 16, "channels": 3, "params": {"width": 8, "nz": 8}}
+
+
+def tiny_generator(seed: int = 0) -> torch.nn.Module:
+    """An untrained 16 px DCGAN generator (width 8, nz 8), the same for the same seed."""
+    from ganlab.models import REGISTRY
+
+    torch.manual_seed(seed)
+    G, _ = REGISTRY["dcgan"](REGISTRY["dcgan"].Params(width=8, nz=8)).build(16)
+    return G
+
+
+def write_model_folder(path: Path, G: torch.nn.Module, meta: dict, snapshots: tuple[int, ...] = ()) -> Path:
+    """G written through ModelFolder as render, evaluate and `ganlab` read it: model.json, the
+    weights, and a complete snapshot of the same weights at each of `snapshots`."""
+    from ganlab.folder import ModelFolder
+
+    folder = ModelFolder(path)
+    folder.make_dirs()
+    folder.write_meta(meta)
+    folder.write_weights(G.state_dict())
+    for step in snapshots:
+        folder.write_snapshot(step, G.state_dict(), complete=True)
+    return path

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import use_mlflow_store, write_model_folder
 from ganlab import classifier
 from ganlab.arithmetic import BAND, GAP, PAD, SWEEP_BASES, Group, Reading, Samples, arithmetic, arithmetic_figure, direction, direction_sweep, find_group, on_shell, read_result, read_samples, render_arithmetic, result_label, target
 from ganlab.errors import GanlabError
@@ -86,13 +87,8 @@ def cdcgan(tmp_path_factory):
 
 def model_folder(G, meta, tmp_path, monkeypatch):
     """G saved as a model folder render can load; render's MLflow store and cwd in tmp_path."""
-    model = tmp_path / "model"
-    model.mkdir()
-    torch.save(G.state_dict(), model / "generator.pt")
-    (model / "model.json").write_text(json.dumps({**meta, "resolution": RES, "channels": 3, "params": {"width": 8, "nz": NZ}}))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    return model
+    use_mlflow_store(tmp_path, monkeypatch)
+    return write_model_folder(tmp_path / "model", G, {**meta, "resolution": RES, "channels": 3, "params": {"width": 8, "nz": NZ}})
 
 
 # --- the pure cores ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import torch
 from ganlab import render as R
 from ganlab.folder import load_generator
 from ganlab.generator import generate, latents
+from conftest import use_mlflow_store
 from test_render import RES, shown, train_tiny
 
 GANLAB = Path(sys.executable).parent / "ganlab"  # installed by `pip install -e .` from [project.scripts]
@@ -23,9 +24,7 @@ def store(tmp_path_factory):
     """A folder with an MLflow store, a trained dcgan and a trained cdcgan (3 classes)."""
     tmp = tmp_path_factory.mktemp("cli")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp / 'mlflow.db'}")
-        mp.chdir(tmp)  # MLflow writes artifacts under the cwd
-        train_tiny(tmp)
+        train_tiny(use_mlflow_store(tmp, mp))
         train_tiny(tmp, "cdcgan", classes=3)
     return tmp
 
@@ -94,8 +93,7 @@ def test_run_downloads_the_model_artifact(store):
     import mlflow
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
-        mp.chdir(store)
+        use_mlflow_store(store, mp)
         mlflow.set_tracking_uri(f"sqlite:///{store / 'mlflow.db'}")
         with mlflow.start_run() as run:  # as evaluate logs the selected snapshot's folder
             mlflow.log_artifacts(str(store / "dcgan"), "model")

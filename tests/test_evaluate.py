@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from ganlab.errors import GanlabError
+from conftest import TINY_META, tiny_generator, write_model_folder
 from ganlab.evaluate import pick, snapshots_to_score
 
 
@@ -79,27 +80,16 @@ def test_completeness_is_the_variants_call():
 
 
 @pytest.fixture
-def rooms(tmp_path, monkeypatch):
+def rooms(mlflow_store):
     """A tiny untrained DCGAN with two snapshots and 30 random 16 px 'rooms' (not faces), no FID."""
     import numpy as np
-    import torch
 
     from ganlab import fid
     from ganlab.dataset import save_dataset
-    from ganlab.folder import ModelFolder
-    from ganlab.models import REGISTRY
 
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    torch.manual_seed(0)
-    variant = REGISTRY["dcgan"](REGISTRY["dcgan"].Params(width=8, nz=8))
-    G, _ = variant.build(16)
-    folder = ModelFolder(tmp_path / "model")
-    folder.make_dirs()
-    folder.write_meta({"model": "dcgan", "nz": 8, "resolution": 16, "channels": 3, "params": {"width": 8, "nz": 8}})
-    folder.write_weights(G.state_dict())
-    for step in (2, 4):
-        folder.write_snapshot(step, G.state_dict(), complete=True)
+    tmp_path = mlflow_store
+    G = tiny_generator()
+    write_model_folder(tmp_path / "model", G, TINY_META, snapshots=(2, 4))
     rng = np.random.default_rng(0)
     save_dataset(tmp_path / "rooms.npz", rng.integers(0, 256, (30, 16, 16, 3), dtype=np.uint8))
     fid.save_stats(tmp_path / "stats.npz", np.zeros(0), np.zeros((0, 0)), {"dataset": "rooms.npz", "images": 30, "resolution": 16, "weights": "none", "available": False, "reason": "offline"})

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import TINY_META, tiny_generator, write_model_folder
 from ganlab import pictures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -13,18 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def run(tmp_path, monkeypatch) -> Path:
     """A tiny picked DCGAN in data/best/dcgan, a render's GIF, and a dvc.lock recording both."""
-    import torch
-
-    from ganlab.folder import ModelFolder
-    from ganlab.models import REGISTRY
-
     monkeypatch.chdir(tmp_path)
-    torch.manual_seed(0)
-    G, _ = REGISTRY["dcgan"](REGISTRY["dcgan"].Params(width=8, nz=8)).build(16)
-    folder = ModelFolder(tmp_path / "data/best/dcgan")
-    folder.path.mkdir(parents=True)
-    folder.write_weights(G.state_dict())
-    folder.write_meta({"model": "dcgan", "nz": 8, "resolution": 16, "channels": 3, "params": {"width": 8, "nz": 8}, "selected": {"step": 40}})
+    write_model_folder(tmp_path / "data/best/dcgan", tiny_generator(), {**TINY_META, "selected": {"step": 40}})
     (tmp_path / "data/renders/dcgan").mkdir(parents=True)
     (tmp_path / "data/renders/dcgan/interp_slerp.gif").write_bytes(b"GIF89a-not-really")
     lock = {"stages": {"evaluate@dcgan": {"outs": [{"path": "data/best/dcgan", "md5": "aaa.dir"}]},

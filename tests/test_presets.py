@@ -26,8 +26,8 @@ def load_params(path):
 
 
 @pytest.fixture
-def workspace(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+def workspace(mlflow_store):
+    tmp_path = mlflow_store
     shutil.copy(ROOT / "params.yaml", tmp_path)
     shutil.copytree(ROOT / "presets", tmp_path / "presets")
     return tmp_path

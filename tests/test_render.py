@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import use_mlflow_store
 from ganlab import render as R
 from ganlab.folder import load_generator
 from ganlab.io import save_npz
@@ -54,25 +55,19 @@ def store(tmp_path_factory):
 
 @pytest.fixture
 def in_store(store, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
-    monkeypatch.chdir(store)  # MLflow writes artifacts under the cwd
-    return store
+    return use_mlflow_store(store, monkeypatch)
 
 
 @pytest.fixture(scope="module")
 def dcgan(store):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
-        mp.chdir(store)
-        return train_tiny(store)
+        return train_tiny(use_mlflow_store(store, mp))
 
 
 @pytest.fixture(scope="module")
 def cdcgan(store):
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{store / 'mlflow.db'}")
-        mp.chdir(store)
-        return train_tiny(store, "cdcgan", classes=3)
+        return train_tiny(use_mlflow_store(store, mp), "cdcgan", classes=3)
 
 
 def shown(path: Path, fps: int) -> list[int]:

@@ -25,8 +25,8 @@ class Interrupt(Exception):
 
 
 @pytest.fixture
-def setup(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+def setup(mlflow_store):
+    tmp_path = mlflow_store
     rng = np.random.default_rng(0)
     save_npz(tmp_path / "faces.npz", images=rng.integers(0, 256, (24, 16, 16, 3), dtype=np.uint8))
     mp = REGISTRY["dcgan"].Params(steps=6, batch_size=4, width=4, nz=8)

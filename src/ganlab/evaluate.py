@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -26,13 +26,6 @@ from ganlab.generator import generate, latents, pick_device
 from ganlab.io import atomic_dir, write_csv, write_split
 from ganlab.params import EvaluateParams
 
-# evaluate.json, a DVC metric: what experiments are compared by (the rest goes to evaluate_info.json);
-# each feature space's distribution metrics, for the generated set and for the real floor
-COMPARED = (
-    "fid", "face_rate", "face_rate_real",
-    *(f"{name}{real}" for space in features.SPACES for real in ("", "_real") for name in features.metric_names(space)),
-    "selected_step", "class_accuracy_generated", "class_accuracy_chance", "class_accuracy_real",
-)
 # data.source values whose images are not faces: no face rate, and features that know no faces
 NOT_FACES = ("lsun_bedroom",)
 
@@ -85,7 +78,8 @@ def pick(curve: list[dict], select: str, offline: str | None = None) -> tuple[di
 @dataclass
 class Scorer:
     """Scores one generator on one set of latent vectors against one set of real features: the
-    row of the curve (the selection set) and the report (a fresh set) are made by the same code."""
+    row of the curve (the selection set) and the report (a fresh set) are made by the same code,
+    a loop over METRICS."""
 
     p: EvaluateParams
     space: str
@@ -97,25 +91,94 @@ class Scorer:
     device: torch.device
 
     def latents(self, nz: int, seed: int, n: int) -> dict[str, torch.Tensor]:
-        """The latent vectors of one sample set; seed + 2 is the conditionality accuracy's."""
-        return {"fid": latents(self.p.fid_samples, nz, seed), "face": latents(self.p.face_samples, nz, seed + 1), "feat": latents(n, nz, seed + 3)}
+        """Each metric's latent vectors of one sample set (seed + its own offset; seed + 2 is the
+        conditionality accuracy's); n is the size of a real half."""
+        return {m.name: latents(m.samples(self.p, n), nz, seed + m.seed_offset) for m in METRICS}
 
     def __call__(self, G: torch.nn.Module, z: dict[str, torch.Tensor], real: np.ndarray) -> dict:
-        """FID (None without Inception weights), face rate (None for non-faces) and the offline
-        distribution metrics of G's images of z against the real features `real`."""
-        p, row = self.p, {"fid": None, "face_rate": None}
-
-        def images(key: str):
-            y = self.labels[: len(z[key])] if self.labels is not None else None
-            return generate(G, z[key], p.batch_size, y)
-
-        if self.inception is not None:
-            acts = fid.inception_activations(self.inception, images("fid"), self.device, total=p.fid_samples, progress=False)
-            row["fid"] = round(fid.frechet_distance(*fid.statistics(acts), *self.real_stats), 4)
-        if self.mtcnn is not None:
-            row["face_rate"] = round(face_rate(self.mtcnn, np.concatenate(list(images("face"))), p.face_threshold), 4)
-        row.update(features.distribution_metrics(real, features.features_of(self.extract, images("feat")), self.space, p.nearest_k))
+        """Every metric's columns for G's images of z, against the real features `real`."""
+        row = {}
+        for m in METRICS:
+            y = self.labels[: len(z[m.name])] if self.labels is not None else None
+            row.update(m.score(self, generate(G, z[m.name], self.p.batch_size, y), real))
         return row
+
+    def floor(self, data_path: str | Path, real_select: np.ndarray, real_report: np.ndarray) -> dict:
+        """What real images score on every metric that has such a floor, as `<column>_real`."""
+        out = {}
+        for m in METRICS:
+            if m.floor is not None:
+                out.update({f"{k}_real": v for k, v in m.floor(self, data_path, real_select, real_report).items()})
+        return out
+
+
+# --- the metrics: a new one is a function (and a floor, if real images have one) and an entry ---
+
+
+def _fid(s: Scorer, images: Iterator[np.ndarray], real: np.ndarray) -> dict:
+    """FID against the real statistics of real_stats; None without Inception weights."""
+    if s.inception is None:
+        return {"fid": None}
+    acts = fid.inception_activations(s.inception, images, s.device, total=s.p.fid_samples, progress=False)
+    return {"fid": round(fid.frechet_distance(*fid.statistics(acts), *s.real_stats), 4)}
+
+
+def _face_rate(s: Scorer, images: Iterator[np.ndarray], real: np.ndarray) -> dict:
+    """MTCNN's face rate at evaluate.face_threshold; None for data that are not faces."""
+    if s.mtcnn is None:
+        return {"face_rate": None}
+    return {"face_rate": round(face_rate(s.mtcnn, np.concatenate(list(images)), s.p.face_threshold), 4)}
+
+
+def _face_rate_floor(s: Scorer, data_path: str | Path, real_select: np.ndarray, real_report: np.ndarray) -> dict:
+    """The face rate of the first face_samples real images (None for data that are not faces)."""
+    if s.mtcnn is None:
+        return {"face_rate": None}
+    with open_dataset(data_path) as data:
+        return {"face_rate": round(face_rate(s.mtcnn, data.rows[: s.p.face_samples], s.p.face_threshold), 4)}
+
+
+def _distribution(s: Scorer, images: Iterator[np.ndarray], real: np.ndarray) -> dict:
+    """Fréchet distance, precision and recall in the offline feature space (ganlab.features)."""
+    return features.distribution_metrics(real, features.features_of(s.extract, images), s.space, s.p.nearest_k)
+
+
+def _distribution_floor(s: Scorer, data_path: str | Path, real_select: np.ndarray, real_report: np.ndarray) -> dict:
+    """The selection half of the real images against the report half: a perfect generator's numbers."""
+    return features.distribution_metrics(real_report, real_select, s.space, s.p.nearest_k)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One entry of METRICS: its columns (in the curve, evaluate.json and the selection record),
+    how many images it scores and from which latents, and the functions that score them."""
+
+    name: str
+    columns: Callable[[str], tuple[str, ...]]  # of the feature space
+    samples: Callable[[EvaluateParams, int], int]  # of the params and the size of a real half
+    seed_offset: int  # its latents: evaluate.seed (or report_seed) + this
+    score: Callable[[Scorer, Iterator[np.ndarray], np.ndarray], dict]
+    floor: Callable[[Scorer, str | Path, np.ndarray, np.ndarray], dict] | None = None
+
+
+METRICS = (
+    Metric("fid", lambda space: ("fid",), lambda p, n: p.fid_samples, 0, _fid),
+    Metric("face_rate", lambda space: ("face_rate",), lambda p, n: p.face_samples, 1, _face_rate, _face_rate_floor),
+    Metric("distribution", features.metric_names, lambda p, n: n, 3, _distribution, _distribution_floor),
+)
+
+
+def columns(space: str) -> list[str]:
+    """Every metric's columns in the feature space `space`, in METRICS' order."""
+    return [c for m in METRICS for c in m.columns(space)]
+
+
+# evaluate.json, a DVC metric: what experiments are compared by (the rest goes to evaluate_info.json):
+# every metric's columns in either feature space and, where real images have a floor, its *_real
+COMPARED = (
+    *dict.fromkeys(c + real for m in METRICS for space in features.SPACES for c in m.columns(space) for real in ("", "_real") if real == "" or m.floor),
+    "selected_step", "class_accuracy_generated", "class_accuracy_chance", "class_accuracy_real",
+)
 
 
 def real_halves(data_path: str | Path, p: EvaluateParams, extract: Callable) -> tuple[np.ndarray, np.ndarray]:
@@ -192,10 +255,7 @@ def evaluate(
     G.load_state_dict(torch.load(best_snap.path, map_location=device, weights_only=True))
     reported = score(G, score.latents(meta["nz"], p.report_seed, n), real_report)
     metrics = _metrics(reported, best, info, p, is_faces, faces_why, space, n, data_path)
-    if is_faces:
-        with open_dataset(data_path) as data:
-            metrics["face_rate_real"] = round(face_rate(mtcnn, data.rows[: p.face_samples], p.face_threshold), 4)
-    metrics.update({f"{k}_real": v for k, v in features.distribution_metrics(real_report, real_select, space, p.nearest_k).items()})
+    metrics.update(score.floor(data_path, real_select, real_report))
     metrics.update(selected_step=best["step"], selected_by=by, snapshots_scored=len(curve), last_step=curve[-1]["step"])
     if meta.get("num_classes") and classifier_dir is not None:
         from ganlab.classifier import conditional_accuracy, load_classifier
@@ -204,10 +264,9 @@ def evaluate(
 
     with atomic_dir(out_dir) as tmp:
         ModelFolder(tmp).write_selected({**meta, "selected": {"step": best["step"], "by": by, "why": why, "from": str(model_dir)}}, best_snap)
-    columns = ["step", "fid", "face_rate", *features.metric_names(space), "grown"]
-    write_csv(curve_path, [{**row, "grown": int(row["grown"])} for row in curve], columns)
+    write_csv(curve_path, [{**row, "grown": int(row["grown"])} for row in curve], ["step", *columns(space), "grown"])
     write_split(metrics, COMPARED, metrics_path, info_path)  # before tracking: a store that is down costs no metric
-    _log(meta, curve, columns, metrics, why, out_dir)
+    _log(meta, curve, columns(space), metrics, why, out_dir)
     return metrics
 
 
@@ -226,7 +285,7 @@ def _metrics(reported: dict, best: dict, info: dict, p: EvaluateParams, is_faces
     else:
         metrics["face_rate_real"] = None
         metrics["face_rate_unavailable"] = f"not face data: {faces_why}; MTCNN's face rate means nothing for these images"
-    metrics.update({k: reported[k] for k in features.metric_names(space)})
+    metrics.update({k: reported[k] for k in columns(space) if k not in metrics})
     metrics["distribution_protocol"] = (
         f"NOT FID, not comparable with published numbers: Fréchet distance, precision and recall (k={p.nearest_k}) in the features of"
         f" {features.DESCRIPTION[space]}; reported: {n} generated images (latents of evaluate.report_seed) vs {n} real ones (the odd rows of the"
@@ -235,17 +294,17 @@ def _metrics(reported: dict, best: dict, info: dict, p: EvaluateParams, is_faces
     )
     metrics["selection"] = {
         "what": f"the picked snapshot's numbers on the samples it was picked with (latents of evaluate.seed; the even real rows): biased towards it, not a measurement",
-        **{k: best[k] for k in ("fid", "face_rate", *features.metric_names(space))},
+        **{k: best[k] for k in columns(space)},
     }
     metrics["faces"] = {"faces": is_faces, "why": faces_why}
     return metrics
 
 
-def _log(meta: dict, curve: list[dict], columns: list[str], metrics: dict, why: str, out_dir: Path) -> None:
+def _log(meta: dict, curve: list[dict], metric_columns: list[str], metrics: dict, why: str, out_dir: Path) -> None:
     """The curve as metric history (MLflow's UI draws it against the step), the report, the picked model."""
     with tracking.Run(f"evaluate {meta['model']}", meta.get("mlflow_run_id"), meta["model"]) as run:
         for row in curve:
-            run.log_metrics({f"curve_{k}": row[k] for k in columns[1:-1] if row[k] is not None}, step=row["step"])
+            run.log_metrics({f"curve_{k}": row[k] for k in metric_columns if row[k] is not None}, step=row["step"])
         run.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
         run.set_tag("selected", why)
         run.log_artifacts(out_dir, RUN_ARTIFACT)  # `ganlab ... --run ID` loads the model from here
