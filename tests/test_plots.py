@@ -1,6 +1,7 @@
 """`dvc plots show` draws with no network: .dvc/config points DVC at the project's page template,
 which inlines Vega, Vega-Lite and vega-embed (ganlab.plots_page) instead of loading them from a CDN."""
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -14,6 +15,7 @@ from dvcrepo import ROOT, dvc, make_repo
 from ganlab import plots_page
 
 ROWS = 5  # steps in each tiny CSV: a drawn line has this many vertices
+COLUMNS = ("loss_d", "loss_g", "face_rate", "fd_onet")  # two a losses plot draws, two a curve plot draws
 
 
 def declared_plots(dvc_yaml: Path) -> list[str]:
@@ -33,8 +35,8 @@ def write_tiny_plots(repo: Path) -> list[str]:
     paths = declared_plots(repo / "dvc.yaml")
     for path in paths:
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
-        rows = [f"{10 * (i + 1)},{1.0 / (i + 1)},{0.1 * i}" for i in range(ROWS)]
-        (repo / path).write_text("\n".join(["step,loss_d,face_rate", *rows]) + "\n")
+        rows = [",".join([str(10 * (i + 1)), *(f"{(c + 1) / (i + 1)}" for c in range(len(COLUMNS)))]) for i in range(ROWS)]
+        (repo / path).write_text("\n".join([",".join(["step", *COLUMNS]), *rows]) + "\n")
     return paths
 
 
@@ -44,6 +46,7 @@ def plots(tmp_path_factory):
     `dvc plots show` makes of them, DVC's default page of the same plots, and the plots' paths."""
     repo = make_repo(tmp_path_factory.mktemp("plots"), {})
     shutil.copy(ROOT / ".dvc/config", repo / ".dvc/config")
+    shutil.copytree(ROOT / ".dvc/plots", repo / ".dvc/plots")  # the losses and curve templates dvc.yaml names
     template = plots_page.template_path(ROOT)
     (repo / template.relative_to(ROOT)).parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(template, repo / template.relative_to(ROOT))
@@ -104,10 +107,31 @@ def chromium_dom(page: Path) -> str:
 
 
 def test_page_draws_every_plot_offline_in_chromium(plots):
+    """Each plot draws one line per column its template shows (a panel each), not only the last."""
     ours, _, paths = plots
     dom = chromium_dom(ours)
     for path in paths:
-        assert ROWS in lines_drawn(dom, path), f"{path}: no line of {ROWS} points drawn"
+        assert lines_drawn(dom, path) == [ROWS, ROWS], f"{path}: not two lines of {ROWS} points"
+
+
+def folded(template: str) -> list[str]:
+    """The columns a plot template of .dvc/plots draws, a panel each."""
+    spec = json.loads((ROOT / ".dvc/plots" / f"{template}.json").read_text())
+    return spec["transform"][0]["fold"]
+
+
+def test_curve_template_draws_every_metric_evaluate_scores():
+    from ganlab.evaluate import columns
+    from ganlab.features import SPACES
+
+    assert folded("curve") == list(dict.fromkeys(c for space in SPACES for c in columns(space)))
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan_gp", "progressive"])
+def test_losses_template_draws_every_loss_the_default_models_log(model):
+    header = (ROOT / f"metrics/{model}/losses.csv").read_text().splitlines()[0].split(",")
+    schedule = {"step", "resolution", "alpha"}  # the x axis; progressive growing's schedule, not a loss
+    assert set(header) - schedule <= set(folded("losses")), f"{model} logs a column the losses plot leaves out"
 
 
 def test_dvc_default_page_draws_nothing_offline(plots):

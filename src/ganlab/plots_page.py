@@ -168,7 +168,7 @@ def screenshot(root: Path, png: Path) -> None:
             raise RuntimeError(f"dvc plots show failed:\n{r.stdout}{r.stderr}")
         # three plots a row: the six of the default run (two per model) fit in two rows
         chromium((Path(tmp) / "index.html").resolve().as_uri(), f"--screenshot={png.resolve()}",
-                 "--window-size=1460,800")
+                 "--window-size=1460,1100")
 
 
 def make_template(root: Path) -> None:
