@@ -113,3 +113,22 @@ def test_changed_params_leave_no_numbers_of_another_configuration(project, capsy
 def test_readme_table_is_what_the_committed_sweep_says():
     """The README's table is `python -m ganlab.results` on metrics/sweep.json, a sweep of params.yaml as it is."""
     assert results.main(["--sweep", str(ROOT / results.SWEEP), "--readme", str(ROOT / "README.md"), "--params", str(ROOT / "params.yaml"), "--check"]) == 0
+
+
+def exp_show_row(name: str, state: str | None, face: float) -> dict:
+    """One experiment as `dvc exp show --json` lists it (the fields parse_exp_show reads), with
+    the executor state DVC gives it."""
+    metrics = {"metrics/dcgan/evaluate.json": {"data": {"face_rate": face}}, "metrics/dcgan/train.json": {"data": {"steps": 10}}}
+    rev = {"rev": f"{name}-rev", "name": name, "data": {"params": {"params.yaml": {"data": {"train": {"seed": 0}}}}, "metrics": metrics}}
+    return {"name": name, "executor": {"state": state} if state else None, "revs": [rev]}
+
+
+def test_only_finished_experiments_are_summarised():
+    """A running experiment shows its baseline's metrics until it writes its own (seen in a real
+    sweep: all three seeds had the same numbers while two ran); queued and failed ones too."""
+    rows = [{"rev": "base", "experiments": [exp_show_row("done", "success", 0.9), exp_show_row("older", None, 0.8),
+                                            exp_show_row("busy", "running", 0.7), exp_show_row("waiting", "queued", 0.7),
+                                            exp_show_row("broken", "failed", 0.7)]}]
+    runs = sweep.parse_exp_show(rows)
+    assert [r.name for r in runs] == ["done", "older"]
+    assert runs[0].metrics["dcgan"]["evaluate"]["face_rate"] == 0.9

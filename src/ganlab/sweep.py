@@ -10,12 +10,11 @@ after which `ganlab results` reads the experiments (`dvc exp show --json`), puts
 params differ only in seed keys into one group, and gives each group's models the median and
 min-max of every compared metric. A seed key is any param named `seed` or ending in `_seed`.
 
-Torch-free: tracking tags MLflow runs with `config_key`, so one sweep's runs are found together.
+Torch-free. The key a group shares is ganlab.config_key's, the tag of its MLflow runs too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ganlab.config_key import config_key, flatten, is_seed_key, params_config_key  # noqa: F401 (part of this module's API)
 from ganlab.errors import GanlabError
 
 # (metric file stem, key, label, digits) of what a group is summarised by, in column order; keys
@@ -40,43 +40,10 @@ COMPARED = (
     ("evaluate", "class_accuracy_generated", "conditional accuracy", 3),
     ("train", "train_seconds", "train time (s)", 0),
 )
+# dvc exp show's executor states of experiments that have not finished (or never will)
+UNFINISHED = ("queued", "running", "failed")
 # how each run was made, read from its train_info.json (diagnostics, not a dvc exp show column)
 MADE_WITH = ("device", "cpu", "precision", "memory_format")
-
-
-def is_seed_key(key: str) -> bool:
-    """'train.seed', 'evaluate.report_seed': keys that only pick random draws."""
-    last = key.rsplit(".", 1)[-1]
-    return last == "seed" or last.endswith("_seed")
-
-
-def flatten(data: dict, prefix: str = "") -> dict:
-    """{'a': {'b': 1}} -> {'a.b': 1}; lists stay values."""
-    out: dict = {}
-    for key, value in data.items():
-        name = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            out.update(flatten(value, name))
-        else:
-            out[name] = value
-    return out
-
-
-def config_key(params: dict) -> str:
-    """A digest of the params (nested, as in params.yaml) without their seed keys: equal for the
-    runs of one seed sweep, different for any other change."""
-    flat = {k: v for k, v in flatten(params).items() if not is_seed_key(k)}
-    return hashlib.sha256(json.dumps(flat, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def params_config_key(path: str | Path = "params.yaml") -> str | None:
-    """config_key of a params file; None when it cannot be read (tracking must not fail on it)."""
-    from ganlab.params import read_yaml  # YAML 1.2, as DVC reads and writes it
-
-    try:
-        return config_key(read_yaml(path) or {})
-    except (OSError, GanlabError):
-        return None
 
 
 @dataclass
@@ -128,10 +95,13 @@ def _model_metrics(metrics: dict) -> dict[str, dict[str, dict]]:
 
 def parse_exp_show(rows: list[dict]) -> list[Run]:
     """The experiments (not baselines, not the workspace) in `dvc exp show --json`'s output that
-    finished with metrics; failed or queued ones have none and are left out."""
+    finished with metrics. Failed and queued ones have none; a running one shows the metrics of
+    its temporary copy, its baseline's until it writes its own: all are left out."""
     runs = []
     for row in rows:
         for exp in row.get("experiments") or []:
+            if (exp.get("executor") or {}).get("state") in UNFINISHED:
+                continue
             for rev in exp.get("revs") or []:
                 data = rev.get("data") or {}
                 metrics = _model_metrics(data.get("metrics"))

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from ganlab.sweep import params_config_key
+from ganlab.config_key import params_config_key
 
 EXPERIMENT = "ganlab"
 # MLflow 3's UI opens an experiment without this tag in its GenAI view ("Evaluation runs");
