@@ -25,8 +25,8 @@ SWEEP = "metrics/sweep.json"  # the default run's seed sweep, saved by `ganlab r
 # what the table says when the saved sweep holds no runs of params.yaml's configuration
 NO_SWEEP = (
     "No seed sweep of the current configuration (config {config}; the saved sweep holds: {have}) has been saved yet, so this"
-    " README shows no results. Run it (slow on a CPU: on a 2-core AMD EPYC, two seeds at once with one thread each, DCGAN's"
-    " training alone took 14 min of each seed's run):\n\n"
+    " README shows no results. Run it (slow on a CPU: a seed of the defaults costs about 40 min of one core of a 2-core AMD EPYC,"
+    " and two run at once, one thread each; docs/experiments.md):\n\n"
     "```sh\n.venv/bin/dvc exp run --queue -S 'train.seed=range(0,3)'\nOMP_NUM_THREADS=1 .venv/bin/dvc queue start -j 2\n"
     ".venv/bin/ganlab results --save metrics/sweep.json\n.venv/bin/python -m ganlab.results\n```\n"
 )
