@@ -22,7 +22,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganlab.config_key import config_key, flatten, is_seed_key, params_config_key  # noqa: F401 (part of this module's API)
+from ganlab.config_key import config_key, flatten, is_seed_key
 from ganlab.errors import GanlabError
 
 # (metric file stem, key, label, digits) of what a group is summarised by, in column order; keys
