@@ -5,7 +5,7 @@ the data or params do.
 """
 
 from ganlab import params, stage
-from ganlab.fid import weights_record
+from ganlab.fid_weights import weights_record
 from ganlab.io import write_json
 
 

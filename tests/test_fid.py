@@ -193,6 +193,22 @@ def test_download_failure_is_fid_unavailable(tmp_path, monkeypatch):
 
 
 
+def test_the_weights_url_and_pool3_block_are_pytorch_fids():
+    from pytorch_fid import inception
+
+    assert fid.FID_WEIGHTS_URL == inception.FID_WEIGHTS_URL  # a copy, so fid_weights need not import pytorch-fid
+    assert fid.POOL3 == inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]
+
+
+@pytest.mark.parametrize("env", [{}, {"TORCH_HOME": "/x/th"}, {"XDG_CACHE_HOME": "/x/xdg"}, {"TORCH_HOME": "~/th", "XDG_CACHE_HOME": "/x/xdg"}])
+def test_the_default_weights_path_is_torch_hubs(env, monkeypatch):
+    for name in ("TORCH_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert fid.default_path() == Path(torch.hub.get_dir(), "checkpoints", fid.FID_WEIGHTS_NAME)
+
+
 def test_fid_unavailable_is_a_ganlab_error():
     assert issubclass(fid.FIDUnavailable, GanlabError)
 

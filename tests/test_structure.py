@@ -228,3 +228,23 @@ def test_no_function_over_80_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > 80:
                 long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert not long, long
+
+
+# What a stage imports is paid at every run of it (hundreds in the test suite, one per model
+# in a user's `dvc repro`): torchvision alone costs 2-4 s here, as its ops import torch._dynamo.
+LEAN = {"fid_weights": ("torch",), "train": ("torchvision", "pytorch_fid", "facenet_pytorch")}
+
+
+@pytest.mark.parametrize("stage", sorted(LEAN))
+def test_a_stage_imports_only_what_it_uses(stage):
+    import subprocess
+
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('stage', {str(ROOT / 'stages' / stage)!r} + '.py')\n"
+        "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+        f"print(sorted(m for m in {LEAN[stage]!r} if m in sys.modules))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]", f"stages/{stage}.py imports {r.stdout.strip()}"

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -20,25 +18,30 @@ import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlparse
 
 import numpy as np
 import torch
-from pytorch_fid import inception as _pf_inception
-from pytorch_fid.fid_score import calculate_frechet_distance
 from tqdm import tqdm
 
 from ganlab.errors import GanlabError
+from ganlab.fid_weights import FID_WEIGHTS_NAME, FID_WEIGHTS_URL, default_path
 from ganlab.dataset import open_dataset
 from ganlab.io import save_npz
 
 if TYPE_CHECKING:
     from ganlab.params import EvaluateParams
 
-# The name pytorch-fid's loader looks for in <torch hub dir>/checkpoints/.
-FID_WEIGHTS_NAME = os.path.basename(urlparse(_pf_inception.FID_WEIGHTS_URL).path)
+POOL3 = 3  # pytorch-fid's block index of the 2048-d pool3 features
 
-_POOL3 = _pf_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]
+
+@functools.cache
+def _pytorch_fid():
+    """pytorch_fid.inception, imported on first use: it imports torchvision, whose import costs
+    seconds a stage pays even when it only hashes the weights file (fid_weights runs at every
+    `dvc repro`)."""
+    from pytorch_fid import inception
+
+    return inception
 
 
 class FIDUnavailable(GanlabError):
@@ -85,12 +88,13 @@ def _tensors_only() -> Iterator[None]:
     is swapped for the same loader restricted to tensors and plain containers, which the real
     weights file is.
     """
-    original = _pf_inception.load_state_dict_from_url
-    _pf_inception.load_state_dict_from_url = functools.partial(torch.hub.load_state_dict_from_url, weights_only=True)
+    inception = _pytorch_fid()
+    original = inception.load_state_dict_from_url
+    inception.load_state_dict_from_url = functools.partial(torch.hub.load_state_dict_from_url, weights_only=True)
     try:
         yield
     finally:
-        _pf_inception.load_state_dict_from_url = original
+        inception.load_state_dict_from_url = original
 
 
 def load_inception(weights: str | Path | None, device: torch.device) -> torch.nn.Module:
@@ -103,7 +107,7 @@ def load_inception(weights: str | Path | None, device: torch.device) -> torch.nn
     FIDUnavailable with a one-line reason.
     """
     if weights is None:
-        source = f"{_pf_inception.FID_WEIGHTS_URL} (cached as {Path(torch.hub.get_dir(), 'checkpoints', FID_WEIGHTS_NAME)})"
+        source = f"{FID_WEIGHTS_URL} (cached as {default_path()})"
         staging = contextlib.nullcontext()
     else:
         path = Path(weights).expanduser()
@@ -113,7 +117,7 @@ def load_inception(weights: str | Path | None, device: torch.device) -> torch.nn
         staging = _staged_hub_dir(path)
     try:
         with staging, _tensors_only():
-            model = _pf_inception.InceptionV3([_POOL3], use_fid_inception=True)
+            model = _pytorch_fid().InceptionV3([POOL3], use_fid_inception=True)
     except Exception as exc:  # network, file and state-dict errors all mean "no FID"
         raise FIDUnavailable(f"cannot load the FID Inception weights from {source}: {_one_line(exc)}") from exc
     return model.to(device).eval()
@@ -208,6 +212,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     with warnings.catch_warnings():
         # pytorch-fid passes sqrtm's `disp`, deprecated since scipy 1.16: nothing we can act on.
         warnings.filterwarnings("ignore", message="The `disp` argument is deprecated", category=DeprecationWarning)
+        from pytorch_fid.fid_score import calculate_frechet_distance
+
         return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
 
 
@@ -239,17 +245,18 @@ def write_random_weights(path: str | Path, seed: int = 0) -> None:
     # The building half of pytorch-fid's fid_inception_v3(), whose other half
     # would download the real weights. Building runs PyTorch's default init,
     # which draws from the global RNG: fork it so callers' seeding is untouched.
+    pf = _pytorch_fid()
     with torch.random.fork_rng(devices=[]):
-        net = _pf_inception._inception_v3(num_classes=1008, aux_logits=False, weights=None)
-        net.Mixed_5b = _pf_inception.FIDInceptionA(192, pool_features=32)
-        net.Mixed_5c = _pf_inception.FIDInceptionA(256, pool_features=64)
-        net.Mixed_5d = _pf_inception.FIDInceptionA(288, pool_features=64)
-        net.Mixed_6b = _pf_inception.FIDInceptionC(768, channels_7x7=128)
-        net.Mixed_6c = _pf_inception.FIDInceptionC(768, channels_7x7=160)
-        net.Mixed_6d = _pf_inception.FIDInceptionC(768, channels_7x7=160)
-        net.Mixed_6e = _pf_inception.FIDInceptionC(768, channels_7x7=192)
-        net.Mixed_7b = _pf_inception.FIDInceptionE_1(1280)
-        net.Mixed_7c = _pf_inception.FIDInceptionE_2(2048)
+        net = pf._inception_v3(num_classes=1008, aux_logits=False, weights=None)
+        net.Mixed_5b = pf.FIDInceptionA(192, pool_features=32)
+        net.Mixed_5c = pf.FIDInceptionA(256, pool_features=64)
+        net.Mixed_5d = pf.FIDInceptionA(288, pool_features=64)
+        net.Mixed_6b = pf.FIDInceptionC(768, channels_7x7=128)
+        net.Mixed_6c = pf.FIDInceptionC(768, channels_7x7=160)
+        net.Mixed_6d = pf.FIDInceptionC(768, channels_7x7=160)
+        net.Mixed_6e = pf.FIDInceptionC(768, channels_7x7=192)
+        net.Mixed_7b = pf.FIDInceptionE_1(1280)
+        net.Mixed_7c = pf.FIDInceptionE_2(2048)
 
     # He init keeps activations O(1) through the ~90 conv+BN(identity)+ReLU
     # layers; PyTorch's default conv init would shrink them towards zero and
@@ -263,24 +270,6 @@ def write_random_weights(path: str | Path, seed: int = 0) -> None:
                 torch.nn.init.normal_(module.weight, std=module.in_features**-0.5, generator=gen)
                 torch.nn.init.zeros_(module.bias)
     torch.save(net.state_dict(), path)
-
-
-def weights_record(weights: str | Path | None) -> dict:
-    """Which Inception weights file real_stats would load, and its SHA-256 (None while absent).
-
-    The `fid_weights` stage writes this at every `dvc repro` (it is always_changed) and real_stats
-    depends on it: real_stats reruns exactly when the weights appear, change or go. Without it,
-    statistics made offline ("FID unavailable") would stay cached after the weights arrive.
-    """
-    path = Path(weights).expanduser() if weights else Path(torch.hub.get_dir(), "checkpoints", FID_WEIGHTS_NAME)
-    record = {"weights": str(weights) if weights else "pytorch-fid default", "sha256": None}
-    if path.is_file():
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-        record["sha256"] = h.hexdigest()
-    return record
 
 
 def _batches(rows, n: int, size: int):
