@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml
 repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
+# The suite on every core (JOBS=1: one process), each test module on one worker so its DVC repo
+# is built once, and one torch thread per process: two workers' OpenMP threads spinning against
+# each other on two cores made a training step ten times slower.
+JOBS ?= auto
 test: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest
+	OMP_NUM_THREADS=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
 # make preset P=razzaq-cdcgan64: merge presets/$(P).yaml into params.yaml, run it as a named experiment
 preset: $(STAMP)

@@ -8,6 +8,38 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# --- the fault-injection table (tests/faults), across pytest-xdist's workers ---------------------
+
+FAULTS = pytest.StashKey[list]()  # (fault, tried, survived, identical) rows, faults/conftest.record_fault
+
+
+def pytest_configure(config) -> None:
+    config.stash[FAULTS] = []
+
+
+def pytest_sessionfinish(session) -> None:
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: its rows go to the controller
+        session.config.workeroutput["faults"] = session.config.stash[FAULTS]
+
+
+@pytest.hookimpl(optionalhook=True)  # xdist's hook, in the controller: absent without xdist
+def pytest_testnodedown(node, error) -> None:
+    node.config.stash[FAULTS].extend(tuple(row) for row in node.workeroutput.get("faults", []))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    rows = terminalreporter.config.stash[FAULTS]
+    if not rows:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("fault injection")
+    width = max(len(r[0]) for r in rows)
+    write(f"{'fault':<{width}}  tried  survived  identical")
+    for fault, tried, survived, identical in rows:
+        same = "-" if identical is None else str(identical)
+        write(f"{fault:<{width}}  {tried:>5}  {survived:>8}  {same:>9}")
+
+
 @pytest.fixture(scope="session")
 def fid_weights(tmp_path_factory) -> Path:
     """A randomly initialised FID Inception state dict.

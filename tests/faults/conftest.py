@@ -4,7 +4,8 @@
 after which the stage (or its rerun) ended without a traceback and with every output written,
 `identical` of them whose result equals the fault-free run's (None where there is no result to
 compare, e.g. a params error). The table is printed at the end of `pytest` and copied into the
-README by hand from a real run.
+README by hand from a real run. Under `pytest -n` (make test) each worker hands its rows to the
+controller, which prints them (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-RESULTS: list[tuple[str, int, int, int | None]] = []
+from conftest import FAULTS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -31,20 +31,10 @@ def one_thread_in_every_stage():
 
 
 @pytest.fixture
-def record_fault():
+def record_fault(request):
+    rows = request.config.stash[FAULTS]  # printed by tests/conftest.py's terminal summary
+
     def record(fault: str, tried: int, survived: int, identical: int | None = None) -> None:
-        RESULTS.append((fault, tried, survived, identical))
+        rows.append((fault, tried, survived, identical))
 
     return record
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if not RESULTS:
-        return
-    write = terminalreporter.write_line
-    terminalreporter.section("fault injection")
-    width = max(len(r[0]) for r in RESULTS)
-    write(f"{'fault':<{width}}  tried  survived  identical")
-    for fault, tried, survived, identical in RESULTS:
-        same = "-" if identical is None else str(identical)
-        write(f"{fault:<{width}}  {tried:>5}  {survived:>8}  {same:>9}")
