@@ -1,5 +1,6 @@
 """Shared fixtures."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -41,18 +42,42 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 @pytest.fixture(scope="session")
-def fid_weights(tmp_path_factory) -> Path:
+def shared_tmp(tmp_path_factory) -> Path:
+    """A folder for what the session builds once: under pytest -n, the one all workers share."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session")
+def fid_weights(shared_tmp) -> Path:
     """A randomly initialised FID Inception state dict.
 
     The real weights cannot be downloaded here (no network), so tests that need Inception run
     pytorch-fid's real network with these random weights: numbers are self-consistent, not
     comparable with published FIDs.
     """
+    from dvcrepo import built_once
+
     from ganlab.fid import write_random_weights
 
-    path = tmp_path_factory.mktemp("fid") / "random_fid_inception.pth"
-    write_random_weights(path, seed=0)
-    return path
+    folder = built_once(shared_tmp / "fid", lambda f: write_random_weights(f / "random_fid_inception.pth", seed=0))
+    return folder / "random_fid_inception.pth"
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(shared_tmp, fid_weights) -> Path:
+    """A git + DVC repo of dvcrepo.TINY (with the session's FID weights) in which `dvc repro`
+    has run, committed as "baseline": built once per session, for every worker. Never change
+    it: a module takes its own copy (dvcrepo.copy_repo)."""
+    from dvcrepo import TINY, built_once, dvc, git, make_repo
+
+    def build(repo: Path) -> None:
+        make_repo(repo, {**TINY, "evaluate": {**TINY["evaluate"], "fid_weights": str(fid_weights)}})
+        dvc(repo, "repro")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "baseline")
+
+    return built_once(shared_tmp / "tiny-pipeline", build)
 
 
 @pytest.fixture(scope="module")

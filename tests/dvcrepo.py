@@ -1,5 +1,6 @@
 """A real git + DVC repo of this project in a temp dir, for the end-to-end tests, and what they read of it."""
 
+import fcntl
 import json
 import os
 import shutil
@@ -74,6 +75,28 @@ def make_repo(repo: Path, overrides: dict) -> Path:
     shutil.copy(ROOT / ".dvcignore", repo)  # after init, which writes its own: __pycache__ is no part of a dep's hash
     dvc(repo, "config", "core.analytics", "false")
     return repo
+
+
+def built_once(folder: Path, build) -> Path:
+    """`folder`, made by `build(folder)` once for the whole test session: pytest-xdist's workers
+    share it (an exclusive file lock beside it; the first builds, the others wait and reuse)."""
+    with open(folder.with_name(folder.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = folder.with_name(folder.name + ".built")
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            build(folder)
+            done.touch()
+    return folder
+
+
+def copy_repo(source: Path, dest: Path) -> Path:
+    """A copy of a repo that has run (git, DVC's cache and run cache, the workspace), as `cp -a`
+    makes one, without its MLflow store: the store's artifact locations are absolute paths into
+    the source, so a copy starts its own."""
+    shutil.copytree(source, dest, symlinks=True, ignore=shutil.ignore_patterns("mlflow.db", "mlflow.db.lock", "mlruns"))
+    return dest
 
 
 def train_digest(repo: Path, model: str = "dcgan") -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dvcrepo import TINY, dvc, dvc_json, git, make_repo, refusing_python, train_digest
+from dvcrepo import TINY, copy_repo, dvc, dvc_json, git, refusing_python, train_digest
 
 MODELS = ["dcgan", "wgan_gp"]
 CONFIG = {
@@ -47,11 +47,17 @@ def cached(out: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory, fid_weights) -> Path:
-    repo = make_repo(tmp_path_factory.mktemp("runcache"), {**CONFIG, "evaluate": {**CONFIG["evaluate"], "fid_weights": str(fid_weights)}})
-    timed("first dvc repro (every stage)", repo, "repro")
+def repo(tiny_pipeline, tmp_path_factory) -> Path:
+    """The session's run pipeline (dcgan), copied, with wgan_gp added and run, committed."""
+    repo = copy_repo(tiny_pipeline, tmp_path_factory.mktemp("runcache") / "repo")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for section, values in CONFIG.items():
+        params.setdefault(section, {}).update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    out = timed("dvc repro adding wgan_gp (its stages only)", repo, "repro")
+    assert ran(out) == ["evaluate@wgan_gp", "fid_weights", "render@wgan_gp", "train@wgan_gp"], out
     git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")  # dvc exp run needs a baseline commit
+    git(repo, "commit", "-qm", "wgan_gp")  # dvc exp run needs a baseline commit
     return repo
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dvcrepo import TINY, closed_port, dvc, env, git, make_repo, refusing_python, train_digest
+from dvcrepo import TINY, closed_port, copy_repo, dvc, env, git, refusing_python, train_digest
 
 from ganlab.server import command
 
@@ -26,15 +26,13 @@ def tree_digest(repo: Path, *folders: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def first(tmp_path_factory, fid_weights) -> Path:
-    """The first clone: a remote in a local folder, the pipeline run and committed, its outputs
-    and the run cache pushed."""
-    repo = make_repo(tmp_path_factory.mktemp("first"), {**TINY, "evaluate": {**TINY["evaluate"], "fid_weights": str(fid_weights)}})
+def first(tiny_pipeline, tmp_path_factory) -> Path:
+    """The first clone: the pipeline run and committed (a copy of the session's), a remote in a
+    local folder, its outputs and the run cache pushed."""
+    repo = copy_repo(tiny_pipeline, tmp_path_factory.mktemp("first") / "repo")
     remote = tmp_path_factory.mktemp("remote")
     dvc(repo, "remote", "add", "-d", "team", str(remote))
-    dvc(repo, "repro")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline")
+    git(repo, "commit", "-qam", "the team's remote")
     dvc(repo, "push", "--run-cache")
     return repo
 
@@ -103,12 +101,14 @@ def test_the_server_command_proxies_artifacts_to_a_sqlite_store(tmp_path):
     assert cmd[cmd.index("--artifacts-destination") + 1] == (tmp_path.resolve() / "artifacts").as_uri()
 
 
-def test_a_pipeline_run_logs_to_the_server_and_reads_back_over_http(server, tmp_path_factory, fid_weights):
+def test_a_pipeline_run_logs_to_the_server_and_reads_back_over_http(server, tmp_path_factory, tiny_pipeline):
     from mlflow import MlflowClient
 
     url, root = server
-    repo = make_repo(tmp_path_factory.mktemp("tracked"), {**TINY, "evaluate": {**TINY["evaluate"], "fid_weights": str(fid_weights)}})
-    dvc(repo, "repro", MLFLOW_TRACKING_URI=url)
+    repo = copy_repo(tiny_pipeline, tmp_path_factory.mktemp("tracked") / "repo")
+    # the model's stages again (the data stages ran in the copied repo and log nothing to MLflow)
+    out = dvc(repo, "repro", "--force", "--downstream", "train@dcgan", MLFLOW_TRACKING_URI=url)
+    assert sorted(line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")) == ["evaluate@dcgan", "render@dcgan", "train@dcgan"], out
     assert not (repo / "mlflow.db").exists() and not (repo / "mlruns").exists()  # nothing went to a local store
     client = MlflowClient(url)
     experiment = client.get_experiment_by_name("ganlab")
