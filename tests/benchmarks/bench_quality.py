@@ -124,7 +124,10 @@ def main() -> None:
                     for seed in a.seeds:
                         tp = TrainParams(**{**tp0.__dict__, "models": [name], "seed": seed, "device": a.device, **setting(st)})
                         out = Path(tmp) / f"{name}-{len(rows)}"
-                        m = train(name, mp, tp, a.data, out, out / "train.json", out / "losses.csv", progress=False, tracking=False)
+                        # its own resume root: a run drops the model's resume folders made with other
+                        # params, and benchmarks run side by side in one checkout would drop each other's
+                        m = train(name, mp, tp, a.data, out, out / "train.json", out / "losses.csv", progress=False, tracking=False,
+                                  resume_root=Path(tmp) / "resume")
                         row = {"model": name, "recipe": text, "setting": st, "seed": seed, "steps": mp.steps, **score(out),
                                "s_per_step": round(m["train_seconds"] / mp.steps, 4), "images_per_second": m["images_per_second"], "precision_used": m["precision"]}
                         if a.grids:

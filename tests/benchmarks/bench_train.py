@@ -115,7 +115,8 @@ def ganlab(name: str, mp, data: Path, out: Path, device: torch.device, warmup: i
             sync(device)
             marks["start"] = time.perf_counter()
 
-    metrics = train(name, mp, tp, data, out / name, out / f"{name}.json", out / f"{name}.csv", progress=False, on_step=on_step, tracking=False)
+    metrics = train(name, mp, tp, data, out / name, out / f"{name}.json", out / f"{name}.csv", progress=False, on_step=on_step, tracking=False,
+                    resume_root=out / "resume")  # not the checkout's .gl/resume: another run there would drop it
     sync(device)
     variant = REGISTRY[name](mp)
     images = sum(variant.batch_size(s, 64) * variant.n_critic for s in range(warmup + 1, warmup + steps + 1))
