@@ -3,13 +3,11 @@ sweep of the default configuration (ganlab.results). The summary over real DVC e
 and run by DVC, is tested in test_experiments."""
 
 import copy
-import json
 from pathlib import Path
 
 import pytest
 
 from ganlab import results, sweep
-from ganlab.params import read_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dvcrepo import TINY, closed_port, copy_repo, dvc, env, git, refusing_python, train_digest
+from dvcrepo import TINY, closed_port, copy_repo, dvc, env, git, refusing_python
 
 from ganlab.server import command
 

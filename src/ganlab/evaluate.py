@@ -293,7 +293,7 @@ def _metrics(reported: dict, best: dict, info: dict, p: EvaluateParams, is_faces
         " perfect generator reaches"
     )
     metrics["selection"] = {
-        "what": f"the picked snapshot's numbers on the samples it was picked with (latents of evaluate.seed; the even real rows): biased towards it, not a measurement",
+        "what": "the picked snapshot's numbers on the samples it was picked with (latents of evaluate.seed; the even real rows): biased towards it, not a measurement",
         **{k: best[k] for k in columns(space)},
     }
     metrics["faces"] = {"faces": is_faces, "why": faces_why}
