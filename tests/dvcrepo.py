@@ -20,7 +20,7 @@ TINY = {
     "crop": {"mode": "center"},  # MTCNN's detection is tested in test_pipeline; here it would only cost time
     "prepare": {"resolution": 16},
     "train": {"models": ["dcgan"], "sample_every": 2, "checkpoint_every": 2, "log_every": 2, "grid_size": 2},
-    "dcgan": {"steps": 2, "batch_size": 8, "width": 8},
+    "dcgan": {"steps": 2, "batch_size": 8, "width": 8, "lr_g": 0.0002, "lr_d": 0.0002},  # tests set lr_g to 0.001 and back
     "evaluate": {"fid_samples": 8, "face_samples": 4, "batch_size": 8, "every": 0},
     "classify": {"epochs": 1, "width": 8, "resolution": 16},
     # the default arithmetic groups: a 2-step generator draws no smiling woman, so render must skip

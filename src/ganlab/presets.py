@@ -1,7 +1,10 @@
 """Presets: params.yaml overlays that reproduce a report, run as named DVC experiments.
 
 A preset is a YAML file under presets/ holding the sections (and keys) it changes; every other
-key keeps its params.yaml value. `python -m ganlab.presets NAME` merges it into params.yaml
+key keeps its params.yaml value, except in a model's section: params.yaml tunes the default
+models for a short CPU run (stabilisers, learning rates, critic steps), and a report's recipe
+must not inherit that, so a model section the preset names starts from its params class's
+defaults (the papers' and reports' values, `ganlab.model_params`) and takes the preset's keys. `python -m ganlab.presets NAME` merges it into params.yaml
 and runs `dvc exp run -n NAME`, the same as `dvc exp run -S key=value ...` would, but with
 values (lists of categories, nested guards) that do not survive a shell command line.
 """
@@ -38,7 +41,11 @@ def merge(base: dict, overlay: dict) -> dict:
 
 def apply(name: str, root: Path, overrides: dict | None = None) -> dict:
     """Write params.yaml with preset `name` (and then `overrides`) merged in; validate it first."""
-    merged = merge(params.read_yaml(root / "params.yaml"), params.read_yaml(preset_path(name, root)))
+    preset = params.read_yaml(preset_path(name, root))
+    base = params.read_yaml(root / "params.yaml")
+    for model in set(preset) & set(MODEL_PARAMS):
+        base[model] = params.to_dict(MODEL_PARAMS[model]())
+    merged = merge(base, preset)
     if overrides:
         merged = merge(merged, overrides)
     tmp = root / ".params.preset.yaml"
