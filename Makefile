@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
-# The suite on every core (JOBS=1: one process), each test module on one worker so its DVC repo
+# The suite on every core (JOBS=0: in one process, no workers), each test module on one worker so its DVC repo
 # is built once, and one torch thread per process: two workers' OpenMP threads spinning against
 # each other on two cores made a training step ten times slower.
 JOBS ?= auto
