@@ -4,9 +4,9 @@ A preset is a YAML file under presets/ holding the sections (and keys) it change
 key keeps its params.yaml value, except in a model's section: params.yaml tunes the default
 models for a short CPU run (stabilisers, learning rates, critic steps), and a report's recipe
 must not inherit that, so a model section the preset names starts from its params class's
-defaults (the papers' and reports' values, `ganlab.model_params`) and takes the preset's keys. `python -m ganlab.presets NAME` merges it into params.yaml
-and runs `dvc exp run -n NAME`, the same as `dvc exp run -S key=value ...` would, but with
-values (lists of categories, nested guards) that do not survive a shell command line.
+defaults (the papers' and reports' values, `ganlab.model_params`) and takes the preset's keys.
+`python -m ganlab.presets NAME` merges it into params.yaml and runs `dvc exp run -n NAME`, the
+same as `dvc exp run -S key=value ...` would, but with values (lists of categories, nested guards) that do not survive a shell command line.
 """
 
 from __future__ import annotations
