@@ -6,7 +6,8 @@ models for a short CPU run (stabilisers, learning rates, critic steps), and a re
 must not inherit that, so a model section the preset names starts from its params class's
 defaults (the papers' and reports' values, `ganlab.model_params`) and takes the preset's keys.
 `python -m ganlab.presets NAME` merges it into params.yaml and runs `dvc exp run -n NAME`, the
-same as `dvc exp run -S key=value ...` would, but with values (lists of categories, nested guards) that do not survive a shell command line.
+same as `dvc exp run -S key=value ...` would, but with values (lists of categories, nested
+guards) that do not survive a shell command line.
 """
 
 from __future__ import annotations
