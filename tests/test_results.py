@@ -99,9 +99,11 @@ def test_readme_table_is_the_sweep_of_the_current_params(project):
 
 def test_changed_params_leave_no_numbers_of_another_configuration(project, capsys):
     assert results.main(args(project)) == 0
+    assert capsys.readouterr().out == f"results: 2 rows written to {project / 'README.md'}\n"
     (project / "params.yaml").write_text((project / "params.yaml").read_text().replace("steps: 10", "steps: 20"))
     assert results.main(args(project, "--check")) == 1  # the table's numbers are of the old configuration
     assert results.main(args(project)) == 0
+    assert capsys.readouterr().out.startswith("results: no table (the sweep holds no runs of this configuration)")
     text = (project / "README.md").read_text()
     assert "No seed sweep of the current configuration" in text and "0.800 [" not in text
     assert "dvc exp run --queue -S 'train.seed=range(0,3)'" in text

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         raw = params.read_yaml(a.params)
         readme = Path(a.readme).read_text()
         runs = sweep.load(a.sweep) if Path(a.sweep).exists() else []
-        new = splice(readme, table(runs, raw, models))
+        body = table(runs, raw, models)
+        new = splice(readme, body)
     except (GanlabError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -101,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     Path(a.readme).write_text(new)
-    print(f"results: {len(models)} rows written to {a.readme}")
+    what = "no table (the sweep holds no runs of this configuration)" if body.startswith("No seed sweep") else f"{len(models)} rows"
+    print(f"results: {what} written to {a.readme}")
     return 0
 
 
