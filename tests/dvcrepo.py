@@ -65,16 +65,22 @@ def make_repo(repo: Path, overrides: dict) -> Path:
         shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     shutil.copy(ROOT / "dvc.yaml", repo)
     shutil.copy(ROOT / ".gitignore", repo)
-    # start from the repo's params.yaml: dvc.yaml names keys that must be present in the file
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for section, values in overrides.items():
-        params.setdefault(section, {}).update(values)  # a model section params.yaml lacks (wgan, cdcgan) is added
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    # start from the project's params.yaml: dvc.yaml names keys that must be present in the file
+    set_params(repo, overrides, base=ROOT / "params.yaml")
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     dvc(repo, "init", "-q")
     shutil.copy(ROOT / ".dvcignore", repo)  # after init, which writes its own: __pycache__ is no part of a dep's hash
     dvc(repo, "config", "core.analytics", "false")
     return repo
+
+
+def set_params(repo: Path, overrides: dict, base: Path | None = None) -> None:
+    """Write repo's params.yaml: `base` (default: the repo's own) with each section updated by
+    `overrides`; a model section the base lacks (wgan, cdcgan) is added."""
+    params = yaml.safe_load((base or repo / "params.yaml").read_text())
+    for section, values in overrides.items():
+        params.setdefault(section, {}).update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def built_once(folder: Path, build) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from dvcrepo import TINY, copy_repo, dvc, dvc_json, git, refusing_python, train_digest
+from dvcrepo import TINY, copy_repo, dvc, dvc_json, git, refusing_python, set_params, train_digest
 
 MODELS = ["dcgan", "wgan_gp"]
 CONFIG = {
@@ -25,10 +25,8 @@ SECONDS: dict[str, float] = {}  # what each step below took, printed for the REA
 
 
 def set_param(repo: Path, key: str, value) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
     section, name = key.split(".")
-    params[section][name] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(repo, {section: {name: value}})
 
 
 def timed(label: str, repo: Path, *args: str, **extra: str) -> str:
@@ -50,10 +48,7 @@ def cached(out: str) -> list[str]:
 def repo(tiny_pipeline, tmp_path_factory) -> Path:
     """The session's run pipeline (dcgan), copied, with wgan_gp added and run, committed."""
     repo = copy_repo(tiny_pipeline, tmp_path_factory.mktemp("runcache") / "repo")
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    for section, values in CONFIG.items():
-        params.setdefault(section, {}).update(values)
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(repo, CONFIG)
     out = timed("dvc repro adding wgan_gp (its stages only)", repo, "repro")
     assert ran(out) == ["evaluate@wgan_gp", "fid_weights", "render@wgan_gp", "train@wgan_gp"], out
     git(repo, "add", "-A")
@@ -136,9 +131,7 @@ def test_adding_a_model_runs_only_its_stages(repo, refusing_new):
     for path in (models / "dcgan2").glob("*.py"):
         path.write_text(path.read_text().replace("ganlab.models.dcgan.", "ganlab.models.dcgan2."))
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["dcgan2"] = dict(params["dcgan"])  # a copy: no YAML alias
-    params["train"]["models"].append("dcgan2")
-    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    set_params(repo, {"dcgan2": params["dcgan"], "train": {"models": [*params["train"]["models"], "dcgan2"]}})
     try:
         out = timed("dvc repro after adding a model (its stages only)", repo, "repro", **env)
         assert not log.exists(), log.read_text()
