@@ -1,6 +1,7 @@
-"""DVC experiments as users run them, end to end on a fresh repo: queued experiments (two named
-ones and a seed sweep) on two workers before anything has touched the MLflow store, the sweep
-summarised by `ganlab results`, then `dvc exp run -S` in the workspace."""
+"""DVC experiments as users run them, end to end in a copy of the session's run tiny pipeline:
+queued experiments (two named ones and a seed sweep) on two workers before anything has touched
+the copy's MLflow store, the sweep summarised by `ganlab results`, then `dvc exp run -S` in the
+workspace."""
 
 import json
 import statistics
