@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     Path(a.readme).write_text(new)
-    what = "no table (the sweep holds no runs of this configuration)" if body.startswith("No seed sweep") else f"{len(models)} rows"
+    what = "no table (the sweep holds no runs of this configuration)" if body.startswith(NO_SWEEP.partition("{")[0]) else f"{len(models)} rows"
     print(f"results: {what} written to {a.readme}")
     return 0
 
