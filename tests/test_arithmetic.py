@@ -17,7 +17,7 @@ import torch
 
 from conftest import use_mlflow_store, write_model_folder
 from ganlab import classifier
-from ganlab.arithmetic import BAND, GAP, PAD, SWEEP_BASES, Group, Reading, Samples, arithmetic, arithmetic_figure, direction, direction_sweep, find_group, on_shell, read_result, read_samples, render_arithmetic, result_label, target
+from ganlab.arithmetic import BAND, GAP, PAD, SHOWN, SWEEP_BASES, Group, Reading, Samples, arithmetic, arithmetic_figure, direction, direction_sweep, find_group, on_shell, read_result, read_samples, render_arithmetic, result_label, target
 from ganlab.errors import GanlabError
 from ganlab.generator import generate, latents
 from ganlab.models import REGISTRY
@@ -218,6 +218,22 @@ def test_arithmetic_figure_returns_the_result(dcgan):
     assert torch.equal(result, groups[0].z.mean(0) - groups[1].z.mean(0) + groups[2].z.mean(0))
     assert figure.shape == (4 * (BAND + RES + PAD), 3 * (RES + PAD) + GAP + RES, 3)
     assert np.array_equal(figure[BAND : BAND + RES, : RES], groups[0].images[0])  # a's surest member first
+
+
+def test_a_large_group_is_averaged_whole_and_shown_in_part(dcgan):
+    """group_size above SHOWN: every member enters the mean, a row shows the SHOWN surest, and
+    the result row has SHOWN variations (nine images read, not 1 + group_size)."""
+    G, meta, folder, _ = dcgan
+    s = read_samples(G, meta, folder, 200, seed=3)
+    groups = [find_group(s, e, SHOWN + 4, e) for e in ("Bright", "not Bright", "Red")]
+    assert all(len(g.index) == SHOWN + 4 for g in groups)
+    seen = []
+    figure, result, reading = arithmetic_figure(G, groups, factor=1, read=lambda images, label: seen.append(len(images)))
+    assert torch.equal(result, groups[0].z.mean(0) - groups[1].z.mean(0) + groups[2].z.mean(0))
+    assert figure.shape == (4 * (BAND + RES + PAD), SHOWN * (RES + PAD) + GAP + RES, 3)
+    assert seen == [1 + SHOWN]
+    mean_a = images_of(G, on_shell(groups[0].z.mean(0, keepdim=True)))[0]  # the mean of all twelve
+    assert np.array_equal(figure[BAND : BAND + RES, -RES:], mean_a)
 
 
 def test_bad_expressions_name_themselves(tmp_path, dcgan):

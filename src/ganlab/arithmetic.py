@@ -39,6 +39,7 @@ from ganlab.io import atomic_path
 from ganlab.params import RenderParams
 
 SWEEP_BASES = 4  # base faces side by side in a direction sweep
+SHOWN = 8  # faces per figure row at most: a group's surest members, or the result's variations
 PAD, GAP, BAND = 4, 16, 16  # figure layout in pixels: between cells, before the mean column, text band above a row
 _KEYWORDS = {"and", "or", "not"}
 
@@ -271,9 +272,10 @@ def arithmetic_figure(
     noise: float = 0.5,
     read: Callable[[np.ndarray, int | None], Reading] | None = None,
 ) -> tuple[np.ndarray, torch.Tensor, Reading | None]:
-    """Radford et al.'s figure for groups (a, b, c): one row per group, its members then (after a
-    gap) the face of its mean latent vector (on the shell, see on_shell), and a last row with
-    the face of a - b + c in the mean column and variations of it beside it: the result plus
+    """Radford et al.'s figure for groups (a, b, c): one row per group, its surest members (at
+    most SHOWN; the mean is over all of them) then (after a gap) the face of its mean latent
+    vector (on the shell, see on_shell), and a last row with the face of a - b + c in the mean
+    column and as many variations of it beside it as a row shows: the result plus
     uniform noise of +-`noise` per dimension, put back on the shell (Radford et al. added
     +-0.25 to z drawn from U(-1, 1), whose spread is 0.58; z here is standard normal).
 
@@ -287,14 +289,14 @@ def arithmetic_figure(
 
     a, b, c = groups
     result = arithmetic(a.z, b.z, c.z)  # (nz,)
-    size = max(len(g.index) for g in groups)
+    size = min(SHOWN, max(len(g.index) for g in groups))  # faces per row
     conditional = a.labels is not None
     label = torch.tensor([result_label(a, b, c, len(categories))]) if conditional else None
     jitter = (torch.rand(size, result.numel(), generator=torch.Generator().manual_seed(seed)) * 2 - 1) * noise  # (size, nz)
     rows = []
     for sign, g in zip(("a: ", "- b: ", "+ c: "), groups):
         mean = _images(G, on_shell(g.z.mean(0, keepdim=True)), _majority(g))[0]
-        rows.append((f"{sign}{g.expression}  ({g.matches} found, {len(g.index)} shown)", list(g.images), mean))
+        rows.append((f"{sign}{g.expression}  ({g.matches} found, mean of {len(g.index)})", list(g.images[:size]), mean))
     drawn = on_shell(result)
     variations = _images(G, on_shell(drawn + jitter), label.repeat(size) if conditional else None)
     face = _images(G, drawn[None], label)[0]

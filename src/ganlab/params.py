@@ -230,10 +230,10 @@ class RenderParams:
     arithmetic: list[str] = field(default_factory=lambda: ["Smiling and not Male", "not Smiling and not Male", "not Smiling and Male"])
     directions: list[str] = field(default_factory=lambda: ["Smiling", "Male"])  # attributes swept as mean(with) - mean(without)
     arithmetic_samples: int = 2000  # generated images classified to find the groups
-    group_size: int = 8  # latent vectors averaged per group (Radford et al. averaged 3)
+    group_size: int = 16  # latent vectors averaged per group (Radford et al. averaged 3; docs/evaluation.md on why 16)
     sweep_frames: int = 24  # frames of a direction sweep from -sweep_range to +sweep_range
     sweep_range: float = 2.0  # how far along a direction the sweep goes, in units of its length
-    arithmetic_noise: float = 0.5  # variations of a - b + c: uniform noise of +-this (per dimension of a standard-normal z) added to the result
+    arithmetic_noise: float = 1.0  # variations of a - b + c: uniform noise of +-this (per dimension of a standard-normal z) added to the result
 
     def __post_init__(self) -> None:
         if self.points < 2:
