@@ -19,7 +19,7 @@ def run(name: str, seed: int, face: float, fd: float, secs: float, **changes) ->
     params["train"]["seed"] = seed
     for key, value in changes.items():
         section, k = key.split("__")
-        params[section][k] = value
+        params.setdefault(section, {})[k] = value
     ev = {"face_rate": face, "fd_onet": fd, "precision_onet": 0.5, "recall_onet": 0.25, "fid": None, "face_rate_real": 0.98,
           "fd_onet_real": 0.02, "precision_onet_real": 0.88, "recall_onet_real": 0.89}
     metrics = {m: {"evaluate": ev, "train": {"train_seconds": secs, "steps": 10}} for m in ("wgan_gp", "dcgan")}
@@ -41,6 +41,18 @@ def test_config_key_ignores_seeds_only():
     assert sweep.config_key({**PARAMS, "evaluate": {"seed": 1, "report_seed": 99}}) == base
     assert sweep.config_key({**PARAMS, "dcgan": {"lr_g": 0.001, "steps": 10}}) != base
     assert sweep.config_key({**PARAMS, "train": {**PARAMS["train"], "models": ["dcgan"]}}) != base
+
+
+def test_render_settings_do_not_split_a_sweep():
+    """render acts after every compared number: runs that differ only there (the arithmetic
+    figure's group size) trained and measured the same, so they are one group, and the README
+    table of params.yaml with another render setting still finds it. Any other key splits."""
+    runs = [run("a", 0, 0.8, 0.5, 100.0, render__group_size=8), run("b", 1, 0.6, 0.7, 110.0, render__group_size=16)]
+    assert [[r.name for r in g.runs] for g in sweep.group(runs)] == [["a", "b"]]
+    assert sweep.sweep_key({**PARAMS, "render": {"group_size": 32}}) == sweep.sweep_key(PARAMS) == runs[0].config
+    assert sweep.config_key({**PARAMS, "render": {"group_size": 32}}) != sweep.config_key(PARAMS)  # the MLflow tag still tells them apart
+    body = results.table(runs, {**PARAMS, "render": {"group_size": 32}}, ["dcgan"])
+    assert "| dcgan |" in body and "0.700 [0.600–0.800]" in body  # both runs' face rates, not the no-sweep message
 
 
 def test_runs_that_differ_in_a_non_seed_key_are_not_grouped():

@@ -40,9 +40,10 @@ def _floor(g: sweep.Group, model: str) -> str:
 
 
 def table(runs: list[sweep.Run], params: dict, models: list[str]) -> str:
-    """The README's table: the sweep's group of params.yaml's configuration (all but the seeds),
-    one row per model, median [min–max] over its runs, then how the runs were made."""
-    config = sweep.config_key(params)
+    """The README's table: the sweep's group of params.yaml's configuration (all but the seeds and
+    the render section, sweep.AFTER_THE_NUMBERS), one row per model, median [min–max] over its
+    runs, then how the runs were made."""
+    config = sweep.sweep_key(params)
     found = [g for g in sweep.group(runs) if g.config == config]
     if not found:  # no numbers are better than numbers of another configuration
         return NO_SWEEP.format(config=config, have=", ".join(g.config for g in sweep.group(runs)) or "none")
@@ -55,7 +56,7 @@ def table(runs: list[sweep.Run], params: dict, models: list[str]) -> str:
     floors = "\n".join(f"- {m}: {_floor(g, m)}" for m in models)
     return (
         f"{sweep.markdown(g, models)}\n"
-        f"Config {config} (params.yaml less its seed keys), train.seed {', '.join(map(str, seeds))}; each cell is the median [min–max] over"
+        f"Config {config} (params.yaml less its seed keys and render section), train.seed {', '.join(map(str, seeds))}; each cell is the median [min–max] over"
         f" the runs, on the report set (fresh latents; real images not used to pick the snapshot). Runs made with:\n{made}\n\n"
         f"Real floor (one real half against the other; the real face rate):\n{floors}\n"
     )

@@ -7,10 +7,13 @@ measure a configuration is DVC's own sweep,
     dvc queue start -j 2
 
 after which `ganlab results` reads the experiments (`dvc exp show --json`), puts those whose
-params differ only in seed keys into one group, and gives each group's models the median and
-min-max of every compared metric. A seed key is any param named `seed` or ending in `_seed`.
+params differ only in seed keys (or in the render section: see AFTER_THE_NUMBERS) into one group,
+and gives each group's models the median and min-max of every compared metric. A seed key is any
+param named `seed` or ending in `_seed`.
 
-Torch-free. The key a group shares is ganlab.config_key's, the tag of its MLflow runs too.
+Torch-free. The key a group shares is ganlab.config_key's of the params less AFTER_THE_NUMBERS'
+sections; the config tag of its MLflow runs is the key of all of them, so runs that differ only
+in render settings share a group here but not a tag.
 """
 
 from __future__ import annotations
@@ -24,6 +27,17 @@ from pathlib import Path
 
 from ganlab.config_key import config_key, flatten, is_seed_key
 from ganlab.errors import GanlabError
+
+# Sections read only after every compared number is measured (render draws from the trained,
+# evaluated models): runs that differ there trained the same models and measured the same metrics.
+AFTER_THE_NUMBERS = ("render",)
+
+
+def sweep_key(params: dict) -> str:
+    """The key of a seed sweep's group: config_key of the params (nested) less AFTER_THE_NUMBERS'
+    sections and the seed keys."""
+    return config_key({k: v for k, v in params.items() if k not in AFTER_THE_NUMBERS})
+
 
 # (metric file stem, key, label, digits) of what a group is summarised by, in column order; keys
 # absent from every run of a group (FID without Inception weights, a face rate of non-faces,
@@ -58,7 +72,7 @@ class Run:
 
     @property
     def config(self) -> str:
-        return config_key(_nest(self.params))
+        return sweep_key(_nest(self.params))
 
     @property
     def seeds(self) -> dict:
@@ -162,7 +176,7 @@ class Group:
 
 
 def group(runs: list[Run]) -> list[Group]:
-    """Runs grouped by config_key, in first-seen order, each with what sets it apart."""
+    """Runs grouped by sweep_key, in first-seen order, each with what sets it apart."""
     by: dict[str, list[Run]] = {}
     for run in runs:
         by.setdefault(run.config, []).append(run)
