@@ -22,11 +22,12 @@ repro: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dvc repro
 
 # The suite on every core (JOBS=0: in one process, no workers), each test module on one worker so its DVC repo
-# is built once, and one torch thread per process: two workers' OpenMP threads spinning against
+# is built once, the slowest modules first (tests/conftest.py, SLOW_FIRST; not xdist's order by
+# test count), and one torch thread per process: two workers' OpenMP threads spinning against
 # each other on two cores made a training step ten times slower.
 JOBS ?= auto
 test: $(STAMP)
-	OMP_NUM_THREADS=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+	OMP_NUM_THREADS=1 PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(JOBS) --dist loadfile --no-loadscope-reorder
 
 # make preset P=razzaq-cdcgan64: merge presets/$(P).yaml into params.yaml, run it as a named experiment
 preset: $(STAMP)

@@ -9,6 +9,31 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# --- the order modules run in, and what each cost ----------------------------------------------
+
+# The modules that take minutes (each builds and runs DVC repos or trains), slowest first. make
+# test hands whole modules to two workers in collection order (--dist loadfile,
+# --no-loadscope-reorder): started first, they run beside each other and beside the many short
+# modules, instead of one of them running alone at the end. The first two build different repos:
+# test_experiments waits for the session's tiny pipeline, test_pipeline builds its own.
+SLOW_FIRST = ["test_experiments.py", "test_pipeline.py", "faults/test_kills.py", "test_run_cache.py", "test_team.py",
+              "faults/test_pipeline_faults.py", "test_cli.py", "test_fid.py"]
+MODULE_SECONDS: dict[str, float] = {}  # module -> seconds of its tests' setup, call and teardown (in the controller under xdist)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    def rank(item) -> int:
+        module = item.nodeid.split("::")[0].removeprefix("tests/")
+        return SLOW_FIRST.index(module) if module in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: the other modules, and the tests within each, keep their order
+
+
+def pytest_runtest_logreport(report) -> None:
+    module = report.nodeid.split("::")[0]
+    MODULE_SECONDS[module] = MODULE_SECONDS.get(module, 0.0) + report.duration
+
+
 # --- the fault-injection table (tests/faults), across pytest-xdist's workers ---------------------
 
 FAULTS = pytest.StashKey[list]()  # (fault, tried, survived, identical) rows, faults/conftest.record_fault
@@ -29,6 +54,11 @@ def pytest_testnodedown(node, error) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    slowest = sorted(MODULE_SECONDS.items(), key=lambda kv: -kv[1])[:10]
+    if slowest:  # what to start first (SLOW_FIRST) and to make cheaper next
+        terminalreporter.section("slowest modules (setup + call + teardown)")
+        for module, seconds in slowest:
+            terminalreporter.write_line(f"{seconds:8.1f} s  {module}")
     rows = terminalreporter.config.stash[FAULTS]
     if not rows:
         return
