@@ -14,11 +14,12 @@ from ganlab.errors import GanlabError
 from ganlab.folder import load_generator
 from ganlab.generator import generate, latents
 from ganlab.io import save_npz
-from ganlab.presets import apply
+from ganlab.presets import apply, read_preset
 from ganlab.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ["kaladjian-wgan128", "razzaq-cdcgan64", "penne-pggan256", "lukaszyk-dcgan-lsun64", "lukaszyk-wgangp-lsun64", "lukaszyk-wgangp2-lsun64"]
+STABILISED = {"lukaszyk-dcgan-lsun64-diffaugment": "lukaszyk-dcgan-lsun64"}  # preset -> the report's preset it extends
 
 
 def load_params(path):
@@ -37,9 +38,9 @@ def faces(resolution: int, n: int = 8) -> np.ndarray:
     return np.stack([np.asarray(render_face(0, i)[0].resize((resolution, resolution))) for i in range(n)])
 
 
-@pytest.mark.parametrize("name", REPORTS)
+@pytest.mark.parametrize("name", [*REPORTS, *STABILISED])
 def test_preset_trains_on_embedded_data(workspace, name):
-    preset = yaml.safe_load((workspace / "presets" / f"{name}.yaml").read_text())
+    preset = read_preset(name, workspace)
     model = preset["train"]["models"][0]
     apply(name, workspace, {model: {"steps": 2, "batch_size": 4}, "train": {"checkpoint_every": 1, "sample_every": 2, "grid_size": 2}})
     merged = yaml.safe_load((workspace / "params.yaml").read_text())
@@ -71,6 +72,27 @@ def test_bad_preset_leaves_params_yaml_alone(workspace):
     (workspace / "presets" / "broken.yaml").write_text("dcgan:\n  widht: 3\n")
     with pytest.raises(GanlabError, match="dcgan.widht"):
         apply("broken", workspace)
+    assert (workspace / "params.yaml").read_text() == before
+
+
+@pytest.mark.parametrize("name", STABILISED)
+def test_a_stabilised_preset_is_its_reports_recipe_plus_the_stabilisers(workspace, name):
+    apply(STABILISED[name], workspace)
+    recipe = params.to_dict(load_params(workspace / "params.yaml")["dcgan"])
+    shutil.copy(ROOT / "params.yaml", workspace / "params.yaml")
+    apply(name, workspace)
+    stabilised = load_params(workspace / "params.yaml")
+    changed = {k: v for k, v in params.to_dict(stabilised["dcgan"]).items() if recipe[k] != v}
+    assert changed == {"augment": ["translation"], "xflip": True, "minibatch_std": True}
+    assert stabilised["data"].source == "lsun_bedroom" and stabilised["dcgan"].steps == 12000  # the report's, inherited
+
+
+def test_a_preset_that_extends_itself_is_named(workspace):
+    (workspace / "presets" / "a.yaml").write_text("extends: b\n")
+    (workspace / "presets" / "b.yaml").write_text("extends: a\ndcgan:\n  steps: 3\n")
+    before = (workspace / "params.yaml").read_text()
+    with pytest.raises(GanlabError, match="preset 'a' extends itself: a -> b -> a"):
+        apply("a", workspace)
     assert (workspace / "params.yaml").read_text() == before
 
 

@@ -5,6 +5,8 @@ key keeps its params.yaml value, except in a model's section: params.yaml tunes 
 models for a short CPU run (stabilisers, learning rates, critic steps), and a report's recipe
 must not inherit that, so a model section the preset names starts from its params class's
 defaults (the papers' and reports' values, `ganlab.model_params`) and takes the preset's keys.
+A preset that adds something to a report's recipe (a stabiliser, say) names the report's preset
+in `extends:` and holds only what it adds, so the recipe is written once.
 `python -m ganlab.presets NAME` merges it into params.yaml and runs `dvc exp run -n NAME`, the
 same as `dvc exp run -S key=value ...` would, but with values (lists of categories, nested
 guards) that do not survive a shell command line.
@@ -32,6 +34,19 @@ def preset_path(name: str, root: Path) -> Path:
     return path
 
 
+def read_preset(name: str, root: Path, seen: tuple[str, ...] = ()) -> dict:
+    """The preset's sections, with those of the preset it `extends` (recursively) beneath them."""
+    if name in seen:
+        raise GanlabError(f"preset '{name}' extends itself: {' -> '.join((*seen, name))}")
+    preset = params.read_yaml(preset_path(name, root)) or {}
+    base = preset.pop("extends", None)
+    if base is None:
+        return preset
+    if not isinstance(base, str):
+        raise GanlabError(f"presets/{name}.yaml: extends must be a preset's name, got {base!r}")
+    return merge(read_preset(base, root, (*seen, name)), preset)
+
+
 def merge(base: dict, overlay: dict) -> dict:
     """Section-wise overlay: a preset's keys replace the base's, nested mappings merged."""
     out = dict(base)
@@ -42,7 +57,7 @@ def merge(base: dict, overlay: dict) -> dict:
 
 def apply(name: str, root: Path, overrides: dict | None = None) -> dict:
     """Write params.yaml with preset `name` (and then `overrides`) merged in; validate it first."""
-    preset = params.read_yaml(preset_path(name, root))
+    preset = read_preset(name, root)
     base = params.read_yaml(root / "params.yaml")
     for model in set(preset) & set(MODEL_PARAMS):
         base[model] = params.to_dict(MODEL_PARAMS[model]())
