@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # --no-loadscope-reorder): started first, they run beside each other and beside the many short
 # modules, instead of one of them running alone at the end. The first two build different repos:
 # test_experiments waits for the session's tiny pipeline, test_pipeline builds its own.
-SLOW_FIRST = ["test_experiments.py", "test_pipeline.py", "test_run_cache.py", "faults/test_kills.py",  # as measured (docs/speed.md)
-              "faults/test_pipeline_faults.py", "test_fid.py", "test_team.py", "test_train.py", "test_cli.py"]
+SLOW_FIRST = ["test_experiments.py", "test_pipeline.py", "faults/test_kills.py", "test_run_cache.py", "test_team.py",
+              "faults/test_pipeline_faults.py", "test_cli.py", "test_fid.py"]
 MODULE_SECONDS: dict[str, float] = {}  # module -> seconds of its tests' setup, call and teardown (in the controller under xdist)
 
 
