@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 
 import pytest
+import voluptuous
+import yaml
+from dvc.schema import COMPILED_LOCKFILE_SCHEMA
 from dvcrepo import BIN, dvc, env, make_repo, train_digest
 
 MIN_KILLS = 10  # kill points over the training stage, as the issue asks
@@ -54,25 +57,42 @@ def timed_repro(repo: Path, *args: str) -> float:
     return time.monotonic() - start
 
 
-RWLOCK_REPAIRS: list[str] = []  # the kills after which DVC's own lock file had to be removed
+DVC_REPAIRS: dict[str, list[str]] = {"rwlock": [], "dvc.lock": []}  # file -> the kills after which it was repaired
 
 
-def repair_dvc_rwlock(repo: Path, stage: str) -> None:
-    """What DVC tells a user to do after a kill during its own bookkeeping.
+def repair_dvc_files(repo: Path, stage: str) -> None:
+    """What a user does after a kill during DVC's own bookkeeping (docs/faults.md).
 
-    DVC rewrites .dvc/tmp/rwlock in place: a kill while it writes leaves the file empty, and
-    every later `dvc` command stops with "Unable to read RWLock-file ... JSON structure is
-    corrupted" (DVC's issue #7615) until the file is removed with no DVC process running.
-    ganlab cannot change that; the README says so, and this counts how often it happens.
+    DVC rewrites two files in place (open with "w+", then write): a kill in between leaves them
+    empty or cut short, and every later `dvc` command stops until they are repaired, with no DVC
+    process running. `.dvc/tmp/rwlock` ("Unable to read RWLock-file ... JSON structure is
+    corrupted", DVC's issue #7615) is removed. `dvc.lock` ("'./dvc.lock' validation failed") is
+    removed too, as a user would restore it with `git checkout dvc.lock`: the stages it recorded
+    are then restored from DVC's run cache, not run again. ganlab cannot change either; this
+    counts how often they happen.
     """
     lock = repo / ".dvc/tmp/rwlock"
     try:
         json.loads(lock.read_text())
     except FileNotFoundError:
-        return
+        pass
     except ValueError:
         lock.unlink()
-        RWLOCK_REPAIRS.append(stage)
+        DVC_REPAIRS["rwlock"].append(stage)
+    if not lockfile_is_valid(repo / "dvc.lock"):
+        (repo / "dvc.lock").unlink()
+        DVC_REPAIRS["dvc.lock"].append(stage)
+
+
+def lockfile_is_valid(path: Path) -> bool:
+    """True if DVC would read `path` (or it is absent): YAML that DVC's own lockfile schema accepts."""
+    try:
+        COMPILED_LOCKFILE_SCHEMA(yaml.safe_load(path.read_text()) or {})
+    except FileNotFoundError:
+        return True
+    except (yaml.YAMLError, voluptuous.Invalid):
+        return False
+    return True
 
 
 def run_killed(repo: Path, delay: float, *args: str) -> bool:
@@ -86,7 +106,7 @@ def run_killed(repo: Path, delay: float, *args: str) -> bool:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            repair_dvc_rwlock(repo, args[-1])
+            repair_dvc_files(repo, args[-1])
             return True
     assert proc.returncode == 0, (repo / "killed.log").read_text()
     return False
@@ -164,6 +184,22 @@ def test_killed_training_resumes_to_the_uninterrupted_weights(reference, killed_
     record_fault(f"kill -9 of dvc repro train@dcgan ({episodes} fresh run{'s' * (episodes > 1)}, {resumed} resumed)", kills, kills, identical)
 
 
-def test_zz_dvc_rwlock_repairs(record_fault):
-    """Not a check: the table's row of how many kills left DVC's rwlock corrupt (runs last)."""
-    record_fault("kills above leaving DVC's .dvc/tmp/rwlock corrupt (DVC #7615; removed)", len(RWLOCK_REPAIRS), len(RWLOCK_REPAIRS))
+def test_a_dvc_lock_cut_short_is_repaired_from_the_run_cache(reference, killed_repo):
+    """The repair docs/faults.md gives for a kill while DVC wrote dvc.lock: remove it (or `git
+    checkout dvc.lock`) and `dvc repro` again: every stage is restored from DVC's run cache and
+    nothing trains again. The empty file is what such a kill left in three of the suite's runs."""
+    want = train_digest(reference[0])
+    (killed_repo / "dvc.lock").write_text("")
+    r = subprocess.run([str(BIN / "dvc"), "repro", "train@dcgan"], cwd=killed_repo, env=env(), capture_output=True, text=True)
+    assert r.returncode != 0 and "dvc.lock" in r.stdout + r.stderr  # what the user sees first
+    repair_dvc_files(killed_repo, "a dvc.lock cut short on purpose")
+    DVC_REPAIRS["dvc.lock"].pop()  # not a kill's: the table counts kills
+    log = dvc(killed_repo, "repro", "train@dcgan")
+    assert "Running stage" not in log and "skipping run, checking out outputs" in log, log
+    assert train_digest(killed_repo) == want and lockfile_is_valid(killed_repo / "dvc.lock")
+
+
+def test_zz_dvc_file_repairs(record_fault):
+    """Not a check: the table's rows of how many kills left DVC's own files unreadable (runs last)."""
+    record_fault("kills above leaving DVC's .dvc/tmp/rwlock corrupt (DVC #7615; removed)", len(DVC_REPAIRS["rwlock"]), len(DVC_REPAIRS["rwlock"]))
+    record_fault("kills above leaving dvc.lock cut short (removed; restored from the run cache)", len(DVC_REPAIRS["dvc.lock"]), len(DVC_REPAIRS["dvc.lock"]))
