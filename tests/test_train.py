@@ -15,7 +15,7 @@ from ganlab.guard import GuardParams, LossGuard
 from ganlab.io import save_npz
 from ganlab.models import REGISTRY
 from ganlab.params import TrainParams
-from ganlab.train import GeneratorEMA, train, weights_digest
+from ganlab.train import GeneratorEMA, save_grid, train, weights_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -404,3 +404,26 @@ def test_the_checkpoint_outlives_a_failure_while_writing_the_metrics(setup, monk
     seen = []
     run(tmp, "m", mp, tp, on_step=seen.append)
     assert seen == [4, 5, 6] and not checkpoints(tmp, "m")
+
+
+@pytest.mark.parametrize("n, nrow", [(4, 2), (9, 3), (6, 4)])
+def test_the_sample_grid_is_torchvisions_make_grid(tmp_path, n, nrow):
+    """save_grid tiles without importing torchvision (2.8 s a training process): same pixels."""
+    from PIL import Image
+    from torchvision.utils import make_grid
+
+    from ganlab.generator import to_uint8
+
+    images = torch.rand(n, 3, 5, 7) * 2.4 - 1.2  # some beyond [-1, 1]: clamped alike
+    class Given(torch.nn.Module):  # a "generator" that returns its latents: the images above
+        def forward(self, z, labels):
+            return z
+
+    save_grid(Given(), images, None, nrow, tmp_path / "grid.png")
+    want = to_uint8(make_grid(images, nrow=nrow, padding=2, pad_value=1.0)[None])[0]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "grid.png")), want)
+
+
+def test_a_training_process_does_not_import_torchvision():
+    code = "import sys, ganlab.train; assert 'torchvision' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": "src"})
