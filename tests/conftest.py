@@ -103,11 +103,21 @@ def tiny_pipeline(shared_tmp, fid_weights) -> Path:
 
     def build(repo: Path) -> None:
         make_repo(repo, {**TINY, "evaluate": {**TINY["evaluate"], "fid_weights": str(fid_weights)}})
-        dvc(repo, "repro")
+        dvc(repo, "repro", GANLAB_TRACKING="on")  # whichever module (tracking_off or not) asks first
         git(repo, "add", "-A")
         git(repo, "commit", "-qm", "baseline")
 
     return built_once(shared_tmp / "tiny-pipeline", build)
+
+
+@pytest.fixture(scope="module")
+def tracking_off():
+    """GANLAB_TRACKING=off for a module's DVC runs (`pytestmark = pytest.mark.usefixtures(
+    "tracking_off")`), in modules that read nothing from MLflow: MLflow's imports and store cost
+    each train, evaluate and render stage about 5 s. Its modules check that a stage said so."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GANLAB_TRACKING", "off")
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ CONFIG = {
     "wgan_gp": {"steps": 2, "batch_size": 8, "width": 8, "n_critic": 1},
 }
 RESTORED = ("metrics/dcgan/train.json", "metrics/dcgan/losses.csv", "metrics/dcgan/evaluate.json", "metrics/dcgan/curve.csv")  # cache: false
+pytestmark = pytest.mark.usefixtures("tracking_off")  # nothing here reads MLflow
 SECONDS: dict[str, float] = {}  # what each step below took, printed for the README's costs
 
 
@@ -51,6 +52,7 @@ def repo(tiny_pipeline, tmp_path_factory) -> Path:
     set_params(repo, CONFIG)
     out = timed("dvc repro adding wgan_gp (its stages only)", repo, "repro")
     assert ran(out) == ["evaluate@wgan_gp", "fid_weights", "render@wgan_gp", "train@wgan_gp"], out
+    assert out.count("MLflow tracking off") == 3, out  # train, evaluate, render
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "wgan_gp")  # dvc exp run needs a baseline commit
     return repo

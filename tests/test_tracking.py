@@ -90,3 +90,23 @@ def test_a_store_that_is_up_gets_everything(dvc_env):
 
     got = MlflowClient(f"sqlite:///{dvc_env / 'mlflow.db'}").get_run(run.run_id)
     assert got.data.metrics == {"fid": 1.5} and got.info.status == "FINISHED" and run.lost == []
+
+
+def test_ganlab_tracking_off_never_imports_mlflow(dvc_env):
+    """GANLAB_TRACKING=off: a stage's run logs nothing, creates no store and never imports MLflow
+    (its imports are most of the cost being saved); the stage says so in one line."""
+    code = ("import sys; from ganlab import tracking\n"
+            "with tracking.Run('render dcgan', None, 'dcgan') as run: run.log_metrics({'fid': 1.0})\n"
+            "assert run.run_id is None and run.lost == [] and 'mlflow' not in sys.modules")
+    env = {**os.environ, "PYTHONPATH": str(Path(tracking.__file__).parents[1]), "GANLAB_TRACKING": "off"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "render dcgan: MLflow tracking off (GANLAB_TRACKING=off); DVC's outputs and metrics hold everything"
+    assert not (dvc_env / "mlflow.db").exists()
+
+
+@pytest.mark.parametrize("value", ["no", "0"])
+def test_a_bad_ganlab_tracking_value_is_named(dvc_env, monkeypatch, value):
+    monkeypatch.setenv("GANLAB_TRACKING", value)
+    with pytest.raises(tracking.GanlabError, match=f"GANLAB_TRACKING={value!r}: use on or off"):
+        tracking.Run("train dcgan", None, "dcgan")

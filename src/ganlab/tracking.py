@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ganlab.config_key import params_config_key
+from ganlab.errors import GanlabError
 
 EXPERIMENT = "ganlab"
 # MLflow 3's UI opens an experiment without this tag in its GenAI view ("Evaluation runs");
@@ -24,6 +25,19 @@ KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 def repo_root() -> Path:
     """$DVC_ROOT when DVC runs the stage (so queued experiments log to the workspace), else the cwd."""
     return Path(os.environ.get("DVC_ROOT") or os.getcwd()).resolve()
+
+
+SWITCH = "GANLAB_TRACKING"  # "off": stages log nothing to MLflow and never import it
+
+
+def switched_on() -> bool:
+    """False under GANLAB_TRACKING=off. MLflow's imports and store cost each train, evaluate and
+    render process about 5 s (most of a small stage), which a run that nobody reads in MLflow
+    can skip; an environment variable, not a param, because it changes no output DVC compares."""
+    value = (os.environ.get(SWITCH) or "on").strip().lower()  # unset or empty: on
+    if value not in ("on", "off"):
+        raise GanlabError(f"{SWITCH}={os.environ[SWITCH]!r}: use on or off")
+    return value == "on"
 
 
 def tracking_uri() -> str:
@@ -145,8 +159,8 @@ class Run:
     MLFLOW_TRACKING_URI, a store that cannot be written) prints one warning naming the store and
     the reason, and turns tracking off for the rest of the stage, so a store that is down costs
     one timeout, not one per call. What was not logged is lost to MLflow; the stage's DVC outputs
-    and metrics, written before or regardless of tracking, hold it. `enabled=False` (tracking off,
-    or a process other than the first under torchrun) makes every call do nothing.
+    and metrics, written before or regardless of tracking, hold it. `enabled=False` (a process
+    other than the first under torchrun) and GANLAB_TRACKING=off make every call do nothing.
 
         with tracking.Run("evaluate dcgan", run_id, "dcgan") as run:
             run.log_metrics({"fid": 12.3})
@@ -154,6 +168,9 @@ class Run:
 
     def __init__(self, stage: str, run_id: str | None, name: str, enabled: bool = True):
         self.stage, self.name, self.wanted = stage, name, run_id
+        if enabled and not switched_on():
+            print(f"{stage}: MLflow tracking off ({SWITCH}=off); DVC's outputs and metrics hold everything", file=sys.stderr)
+            enabled = False
         self.enabled, self.up = enabled, enabled
         self.run_id: str | None = None
         self.lost: list[str] = []  # what could not be logged, for the warning and for tests

@@ -27,6 +27,7 @@ import yaml
 from dvc.schema import COMPILED_LOCKFILE_SCHEMA
 from dvcrepo import BIN, dvc, env, make_repo, train_digest
 
+pytestmark = pytest.mark.usefixtures("tracking_off")  # nothing here reads MLflow; kills land in the work
 MIN_KILLS = 10  # kill points over the training stage, as the issue asks
 KILLS_PER_EPISODE = 5  # then the episode's training runs to its end uninterrupted
 TINY = {
@@ -118,6 +119,7 @@ def reference(tmp_path_factory) -> tuple[Path, dict[str, float]]:
     repo = make_repo(tmp_path_factory.mktemp("reference"), TINY)
     dvc(repo, "repro", "download")
     seconds = {stage: timed_repro(repo, stage) for stage in ("crop", "prepare", "train@dcgan")}
+    assert not (repo / "mlflow.db").exists()  # tracking_off reached the stages
     return repo, seconds
 
 
