@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -18,20 +17,6 @@ FORMATS = (".gif", ".mp4")  # animation files by extension
 def upscale(images: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour enlargement of uint8 NHWC images, for viewing small samples."""
     return images.repeat(factor, axis=1).repeat(factor, axis=2) if factor > 1 else images
-
-
-def tile(images: np.ndarray, columns: int, pad: int = 0, pad_value: int = 255) -> np.ndarray:
-    """(N, H, W, C) -> one (rows*H + gaps, columns*W + gaps, C) image, row by row; missing cells are pad_value.
-
-    Works on any leading axes as well: (N, T, H, W, C) gives (T, ...) frames of tiled animations.
-    """
-    n, lead, (h, w, c) = images.shape[0], images.shape[1:-3], images.shape[-3:]
-    rows = math.ceil(n / columns)
-    canvas = np.full((*lead, pad + rows * (h + pad), pad + columns * (w + pad), c), pad_value, images.dtype)
-    for i in range(n):
-        y, x = pad + (i // columns) * (h + pad), pad + (i % columns) * (w + pad)
-        canvas[..., y : y + h, x : x + w, :] = images[i]
-    return canvas
 
 
 def write_gif(path: Path, frames: np.ndarray, fps: int) -> None:

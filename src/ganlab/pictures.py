@@ -44,7 +44,7 @@ def sample_grid(model_dir: Path, out: Path) -> None:
 
     from ganlab.folder import load_generator
     from ganlab.generator import generate, latents
-    from ganlab.images import tile
+    from ganlab.grid import tile
     from ganlab.io import atomic_path
 
     G, meta = load_generator(model_dir, "cpu")

@@ -19,7 +19,8 @@ from ganlab.arithmetic import Reading, render_arithmetic
 from ganlab.errors import GanlabError
 from ganlab.folder import ModelFolder, load_generator
 from ganlab.generator import generate, latents, pick_device
-from ganlab.images import animation_path, caption, hold, tile, upscale, write_animation, write_gif, write_mp4  # noqa: F401 (re-exported for the ganlab command)
+from ganlab.grid import tile  # noqa: F401 (re-exported for the ganlab command)
+from ganlab.images import animation_path, caption, hold, upscale, write_animation, write_gif, write_mp4  # noqa: F401 (re-exported for the ganlab command)
 from ganlab.io import atomic_path, write_split
 from ganlab.latent import line, loop_path
 from ganlab.params import RenderParams

@@ -27,7 +27,7 @@ from ganlab.dataset import open_dataset
 from ganlab.errors import GanlabError
 from ganlab.folder import ResumeFolder
 from ganlab.generator import latents, pick_device, to_uint8
-from ganlab.images import tile
+from ganlab.grid import tile
 from ganlab.guard import LossGuard
 from ganlab.io import atomic_path, write_csv, write_split
 from ganlab.retention import snapshots_to_delete
