@@ -7,7 +7,7 @@
 A recipe is `name=overrides`: comma-separated `key=value` pairs over each model's section of
 params.yaml (values read as YAML; `augment` takes policies joined by `+`, or `[]`); `model.key=value`
 applies to that model only. `today=` is params.yaml as it stands. `--settings` instead varies
-train.* (precision, memory_format) as before. Every (model, recipe or setting, seed) is trained
+train.* (precision, memory_format, ema; values read as YAML) as before. Every (model, recipe or setting, seed) is trained
 for the model's steps (or --steps) with MLflow off, then scored the way the evaluate stage does
 without FID: every snapshot gets the face rate (MTCNN, evaluate.face_samples images of
 evaluate.seed + 1's latents) and the offline distribution metrics (ONet features,
@@ -122,7 +122,7 @@ def main() -> None:
                 mp = parse(MODEL_PARAMS[name], section, name)
                 for st in a.settings:
                     for seed in a.seeds:
-                        tp = TrainParams(**{**tp0.__dict__, "models": [name], "seed": seed, "device": a.device, **setting(st)})
+                        tp = TrainParams(**{**tp0.__dict__, "models": [name], "seed": seed, "device": a.device, **{k: yaml.safe_load(v) for k, v in setting(st).items()}})
                         out = Path(tmp) / f"{name}-{len(rows)}"
                         # its own resume root: a run drops the model's resume folders made with other
                         # params, and benchmarks run side by side in one checkout would drop each other's
