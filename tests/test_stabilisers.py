@@ -110,13 +110,6 @@ def test_spectral_norm_bounds_every_discriminator_layer_near_one(name):
     assert any(abs(s - 1) > 0.3 for s in plain_sigmas)  # without it, layers are far from 1
 
 
-def test_pack_is_refused_where_it_cannot_work_naming_the_key():
-    with pytest.raises(ParamsError, match=r"cdcgan\.pack is not offered for a conditional model"):
-        parse(REGISTRY["cdcgan"].Params, {"pack": 2}, "cdcgan")
-    with pytest.raises(ParamsError, match=r"progressive\.pack \(4\) must divide the batch size, got 14"):  # 256 px's batch
-        parse(ProgressiveParams, {"pack": 4}, "progressive")
-
-
 def test_progressive_refuses_spectral_norm_naming_the_key():
     with pytest.raises(ParamsError, match=r"progressive\.spectral_norm"):
         parse(ProgressiveParams, {"spectral_norm": True}, "progressive")
@@ -146,31 +139,6 @@ def test_minibatch_std_makes_each_score_depend_on_the_batch(name):
     assert scores[False][0] == pytest.approx(float(scores[False][1]), abs=1e-6)
     assert abs(float(scores[True][0] - scores[True][1])) > 1e-4
     assert ProgressiveParams().minibatch_std and not DCGANParams().minibatch_std
-
-
-@pytest.mark.parametrize("name", ["dcgan", "wgan_gp", "progressive"])
-def test_pack_shows_d_each_kind_in_stacks_of_pack_images(name):
-    """pack=2: D's input takes twice the channels and every batch it sees (reals, fakes, G's
-    fakes) is half as many stacks of two images of one kind, in order; G is the unpacked one."""
-    p = REGISTRY[name].Params(width=8, nz=8, pack=2, **({"n_critic": 1} if name == "wgan_gp" else {}))
-    variant = REGISTRY[name](p)
-    torch.manual_seed(0)
-    G, D = variant.networks(RES)
-    torch.manual_seed(0)
-    plain_G, plain_D = REGISTRY[name](REGISTRY[name].Params(width=8, nz=8)).networks(RES)
-    assert all(torch.equal(a, b) for a, b in zip(G.state_dict().values(), plain_G.state_dict().values()))
-    takes = lambda net, c: sum(w.dim() == 4 and w.shape[1] == c for w in net.parameters())  # noqa: E731  layers reading c channels
-    assert takes(D, 6) == takes(plain_D, 3) > 0 == takes(D, 3)  # every layer that read an image reads two (progressive: one per side)
-    variant.set_step(G, D, 1, RES)
-    spy = Spy(D)
-    opt_g, opt_d = variant.optimizers(G, D)
-    real = torch.rand(4, 3, RES, RES)
-    g = gen()
-    gan_step(variant, G, spy, opt_g, opt_d, real, lambda k: torch.randn(k, 8, generator=g), stab=Stabilisers(p, g))
-    reals, *fakes = spy.seen if name == "dcgan" else [spy.seen[0], spy.seen[1], spy.seen[-1]]  # WGAN-GP's penalty mixes them
-    assert all(x.shape == (2, 6, RES, RES) for x in [reals, *fakes])
-    assert torch.equal(reals[0, 3:], real[1]) and torch.equal(reals[1, :3], real[2])
-    assert torch.equal(fakes[0], fakes[1]) if name == "dcgan" else True  # DCGAN's G step scores the D step's fakes
 
 
 def test_r1_of_a_linear_critic():
@@ -206,8 +174,6 @@ def test_lazy_r1_runs_on_its_interval_with_the_interval_as_weight(monkeypatch):
         ("minibatch_std", "on", r"dcgan\.minibatch_std must be bool"),
         ("r1", -0.1, r"dcgan\.r1 must be >= 0"),
         ("r1_every", 0, r"dcgan\.r1_every must be >= 1"),
-        ("pack", 0, r"dcgan\.pack must be >= 1"),
-        ("pack", 3, r"dcgan\.pack \(3\) must divide the batch size, got 64"),
     ],
 )
 def test_bad_stabiliser_params_name_the_key(key, value, named):

@@ -78,7 +78,7 @@ def test_resume_after_interruption_matches_an_uninterrupted_run(setup, precision
     assert sorted(p.name for p in (tmp / "split").iterdir()) == ["generator.pt", "model.json", "samples", "snapshots"]
 
 
-STABILISED = {"augment": ["color", "translation", "cutout"], "xflip": True, "spectral_norm": True, "minibatch_std": True, "r1": 0.1, "r1_every": 2, "pack": 2}
+STABILISED = {"augment": ["color", "translation", "cutout"], "xflip": True, "spectral_norm": True, "minibatch_std": True, "r1": 0.1, "r1_every": 2}
 
 
 def test_resume_with_every_stabiliser_matches_an_uninterrupted_run(setup):

@@ -59,7 +59,6 @@ class ModelParams:
     minibatch_std: bool = False  # a minibatch standard deviation map before D's last layer (Karras et al. 2017): D sees a batch lacking variety
     r1: float = 0.0  # R1 penalty weight gamma on D's gradient at the (augmented) reals (Mescheder et al. 2018); 0: off
     r1_every: int = 16  # R1 on every r1_every-th step only, weighted by r1_every (lazy regularisation, Karras et al. 2020)
-    pack: int = 1  # PacGAN (Lin et al. 2018): D judges `pack` images at once, stacked along channels, real with real, fake with fake; 1: off
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "nz", "width", "lr_g", "lr_d"):
@@ -74,20 +73,9 @@ class ModelParams:
             raise ParamsError(f"r1 must be >= 0 (0: off), got {self.r1}")
         if self.r1_every < 1:
             raise ParamsError(f"r1_every must be >= 1, got {self.r1_every}")
-        if self.pack < 1:
-            raise ParamsError(f"pack must be >= 1 (1: off), got {self.pack}")
-        if self.pack > 1 and self.conditional:  # a packed D would need one label for images of several classes
-            raise ParamsError(f"pack is not offered for a conditional model: set it to 1, got {self.pack}")
-        for size in self.batch_sizes_used():
-            if size % self.pack:
-                raise ParamsError(f"pack ({self.pack}) must divide the batch size, got {size}")
         for name in ("beta1", "beta2"):
             if not 0 <= getattr(self, name) < 1:
                 raise ParamsError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-
-    def batch_sizes_used(self) -> tuple[int, ...]:
-        """Every batch size a run of these params trains with (progressive growing: one per side)."""
-        return (self.batch_size,)
 
     def data_problem(self, section: str, resolution: int, categories: int) -> str | None:
         """Why the model of params section `section` cannot train on what prepare makes (square

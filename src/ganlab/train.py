@@ -231,10 +231,10 @@ def gan_step(variant: Variant, G, D, opt_g, opt_d, real: torch.Tensor, noise, la
         else:
             with torch.no_grad():
                 seen = fake = G(noise(chunk.shape[0]), y)
-        real_seen = stab.seen(chunk)  # packed, it holds fewer rows than the batch
-        loss_d, d_stats = variant.critic_loss(D, real_seen, stab.seen(seen), y)
+        chunk = stab.seen(chunk)
+        loss_d, d_stats = variant.critic_loss(D, chunk, stab.seen(seen), y)
         if i == len(reals) - 1 and (weight := stab.r1_weight(step)):
-            loss_d = loss_d + r1_penalty(lambda x: D(x, y), real_seen, weight)
+            loss_d = loss_d + r1_penalty(lambda x: D(x, y), chunk, weight)
         optimize(opt_d, loss_d)
         variant.after_critic_step(bare_d)
     if not variant.reuse_fake:

@@ -62,10 +62,8 @@ class Variant:
 
     def networks(self, resolution: int, channels: int = 3, num_classes: int = 0) -> tuple[nn.Module, nn.Module]:
         """build()'s (G, D) as the trainer trains them: D spectrally normalised when p.spectral_norm,
-        and taking p.pack images stacked along channels when p.pack > 1, here once for every family."""
+        here once for every family."""
         G, D = self.build(resolution, channels, num_classes)
-        if self.p.pack > 1:  # built again for its wider input, after G, so G starts as it does unpacked
-            D = self.build(resolution, channels * self.p.pack, num_classes)[1]
         return G, spectral_normalise(D) if self.p.spectral_norm else D
 
     def optimizers(self, G: nn.Module, D: nn.Module, fused: bool = False) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:

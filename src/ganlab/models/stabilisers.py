@@ -124,11 +124,8 @@ class Stabilisers:
         return xflip(x, self.gen) if self.p.xflip else x
 
     def seen(self, x: torch.Tensor) -> torch.Tensor:
-        """Images as D sees them, real or fake: augmented when p.augment lists policies, then
-        packed when p.pack > 1: (B, C, H, W) -> (B / pack, pack * C, H, W), each of D's inputs
-        `pack` images of one kind, so D can judge their variety (Lin et al. 2018)."""
-        x = diff_augment(x, self.p.augment, self.gen) if self.p.augment else x
-        return x.reshape(x.shape[0] // self.p.pack, self.p.pack * x.shape[1], *x.shape[2:]) if self.p.pack > 1 else x
+        """Images as D sees them, real or fake: augmented when p.augment lists policies."""
+        return diff_augment(x, self.p.augment, self.gen) if self.p.augment else x
 
     def r1_weight(self, step: int) -> float:
         """R1's weight at 1-based generator `step`: gamma / 2 scaled by the lazy interval on every

@@ -46,9 +46,6 @@ class ProgressiveParams(ModelParams):
     optimizer: Literal["adam", "adamax", "rmsprop"] = "adam"  # Karras et al.; Penne et al. used rmsprop
     minibatch_std: bool = True  # Karras et al.'s discriminator has it
 
-    def batch_sizes_used(self) -> tuple[int, ...]:
-        return tuple(min(b, self.batch_size) for b in self.batch_sizes)
-
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.spectral_norm:  # SN would divide each weight by its norm, which the run-time He scale then multiplies again
