@@ -100,6 +100,17 @@ def test_frechet_distance_of_identical_stats_is_zero():
     assert fid.frechet_distance(mu, sigma, mu, sigma) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.parametrize("n", [5, 30, 64, 100])
+def test_fid_of_activations_equals_pytorch_fids_formula(n):
+    """Fewer samples than dimensions (5, 30 of 64): the trace in the samples' span equals sqrtm's
+    over all 64; from n = d on it is pytorch-fid's own computation."""
+    rng = np.random.default_rng(n)
+    mu_r, sigma_r = fid.statistics(rng.gamma(2.0, size=(300, 64)))
+    acts = rng.gamma(2.5, size=(n, 64)).astype(np.float32)
+    expected = fid.frechet_distance(*fid.statistics(acts), mu_r, sigma_r)
+    assert fid.fid_of_activations(acts, mu_r, sigma_r) == pytest.approx(expected, rel=1e-7)
+
+
 # 2. FID on images.
 
 
@@ -138,6 +149,8 @@ def test_generated_fid_matches_pytorch_fid_cli(tmp_path, torch_home, model, imag
     z = latents(N_IMAGES, 16, seed=3)
     acts = fid.inception_activations(model, generate(G, z, BATCH), CPU, total=N_IMAGES, progress=False)
     ours = fid.frechet_distance(*fid.statistics(acts), *stats["smooth"])
+    fast = fid.fid_of_activations(acts, *stats["smooth"])  # fewer images than dimensions: evaluate's low-rank path
+    assert len(acts) < acts.shape[1]
 
     generated = np.concatenate(list(generate(G, z, BATCH)))
     dirs = []
@@ -153,8 +166,8 @@ def test_generated_fid_matches_pytorch_fid_cli(tmp_path, torch_home, model, imag
     run = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)  # a hang guard, not a speed check
     assert run.returncode == 0, run.stderr
     cli = float(re.search(r"FID:\s+(\S+)", run.stdout).group(1))
-    print(f"pytorch-fid CLI: {cli!r}  ganlab: {ours!r}")
-    assert ours == pytest.approx(cli, rel=1e-6)
+    print(f"pytorch-fid CLI: {cli!r}  ganlab: {ours!r}, low-rank {fast!r}")
+    assert ours == pytest.approx(cli, rel=1e-6) and fast == pytest.approx(cli, rel=1e-6)
 
 
 # 4. Weight-loading failures are one-line FIDUnavailable errors.

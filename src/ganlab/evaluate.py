@@ -120,7 +120,7 @@ def _fid(s: Scorer, images: Iterator[np.ndarray], real: np.ndarray) -> dict:
     if s.inception is None:
         return {"fid": None}
     acts = fid.inception_activations(s.inception, images, s.device, total=s.p.fid_samples, progress=False)
-    return {"fid": round(fid.frechet_distance(*fid.statistics(acts), *s.real_stats), 4)}
+    return {"fid": round(fid.fid_of_activations(acts, *s.real_stats), 4)}
 
 
 def _face_rate(s: Scorer, images: Iterator[np.ndarray], real: np.ndarray) -> dict:

@@ -217,6 +217,28 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2))
 
 
+def fid_of_activations(acts: np.ndarray, mu_r: np.ndarray, sigma_r: np.ndarray) -> float:
+    """FID of activations `acts` (one row per generated image) against the real statistics.
+
+    With fewer images than dimensions (n < 2048 for Inception) their covariance is A^T A of the
+    centred rows A / sqrt(n - 1), and the trace of sqrtm(sigma_r @ sigma) is the sum of the square
+    roots of the eigenvalues of the n x n matrix A sigma_r A^T, which has the same nonzero
+    eigenvalues. That is pytorch-fid's number (to about 1e-7 relative: tested against its CLI)
+    in milliseconds, where its 2048 x 2048 sqrtm took about 18 s of one CPU core. Otherwise
+    pytorch-fid's own computation (frechet_distance).
+    """
+    mu, sigma = statistics(acts)
+    n, d = acts.shape
+    if n >= d:
+        return frechet_distance(mu, sigma, mu_r, sigma_r)
+    a = (acts.astype(np.float64) - mu) / np.sqrt(n - 1)
+    m = a @ sigma_r @ a.T
+    eigenvalues = np.linalg.eigvalsh((m + m.T) / 2)  # symmetric PSD: real and >= 0 but for rounding
+    tr_covmean = np.sqrt(np.clip(eigenvalues, 0, None)).sum()
+    diff = mu - mu_r
+    return float(diff @ diff + np.trace(sigma) + np.trace(sigma_r) - 2 * tr_covmean)
+
+
 def save_stats(path: str | Path, mu: np.ndarray, sigma: np.ndarray, info: dict) -> None:
     """Write mu, sigma and ``info`` (as a JSON string) to an .npz file, atomically.
 
