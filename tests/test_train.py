@@ -340,7 +340,10 @@ def test_auto_settings_resolve_per_device(monkeypatch):
     tp = TrainParams(data_device="host")
     cpu = torch.device("cpu")
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     assert resolve(tp, cpu, 0) == {"device": "cpu", "precision": "bf16", "memory_format": "channels_last", "data_on": "host", "compile": False}
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")  # ATEN_CPU_CAPABILITY=avx2
+    assert resolve(tp, cpu, 0)["precision"] == "fp32"
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     assert resolve(tp, cpu, 0)["precision"] == "fp32"

@@ -295,11 +295,13 @@ def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def native_bf16(device: torch.device) -> bool:
     """Whether `device` computes in bf16 natively: a GPU that supports it, or a CPU with AVX-512
-    BF16 or AMX (elsewhere bf16 is emulated and slower than fp32)."""
+    BF16 or AMX (elsewhere bf16 is emulated and slower than fp32) that torch is allowed to use:
+    `ATEN_CPU_CAPABILITY=avx2` runs torch as on an AVX2-only CPU, and then so does `auto`."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        return native and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
     return False
 
 
@@ -575,6 +577,8 @@ def cpu_name() -> str:
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "unknown CPU")
     flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
     widest = next((label for flag, label in (("amx_bf16", "AMX"), ("avx512_bf16", "AVX-512 BF16"), ("avx512f", "AVX-512"), ("avx2", "AVX2")) if flag in flags), "no AVX2")
+    if "avx512f" in flags and not torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        widest += f", torch capped at {torch.backends.cpu.get_cpu_capability()}"  # ATEN_CPU_CAPABILITY: say so beside the figures
     return f"{name} ({widest})"
 
 
