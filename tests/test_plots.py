@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from dvc_render.html import PAGE_HTML
 from dvc_render.vega import VegaRenderer
 
@@ -18,21 +17,9 @@ ROWS = 5  # steps in each tiny CSV: a drawn line has this many vertices
 COLUMNS = ("loss_d", "loss_g", "face_rate", "fd_onet")  # two a losses plot draws, two a curve plot draws
 
 
-def declared_plots(dvc_yaml: Path) -> list[str]:
-    """Every plot file dvc.yaml declares, its foreach stages expanded over params.yaml's models."""
-    models = yaml.safe_load((dvc_yaml.parent / "params.yaml").read_text())["train"]["models"]
-    out = []
-    for stage in yaml.safe_load(dvc_yaml.read_text())["stages"].values():
-        for model in models if "foreach" in stage else [None]:
-            for plot in stage.get("do", stage).get("plots", []):
-                path = plot if isinstance(plot, str) else next(iter(plot))
-                out.append(path.replace("${item}", model) if model else path)
-    return out
-
-
 def write_tiny_plots(repo: Path) -> list[str]:
     """A CSV of ROWS steps for each declared plot; returns their paths."""
-    paths = declared_plots(repo / "dvc.yaml")
+    paths = plots_page.declared_plots(repo)
     for path in paths:
         (repo / path).parent.mkdir(parents=True, exist_ok=True)
         rows = [",".join([str(10 * (i + 1)), *(f"{(c + 1) / (i + 1)}" for c in range(len(COLUMNS)))]) for i in range(ROWS)]
@@ -139,3 +126,10 @@ def test_dvc_default_page_draws_nothing_offline(plots):
     _, default, paths = plots
     dom = chromium_dom(default)
     assert all(lines_drawn(dom, path) == [] for path in paths)
+
+
+def test_the_docs_screenshot_is_of_the_committed_metrics():
+    """docs/plots.md shows docs/img/plots.png: it must picture the plot files as committed, not
+    an earlier run's (python -m ganlab.plots_page --screenshot docs/img/plots.png redraws both)."""
+    recorded = json.loads((ROOT / "docs/img/plots.json").read_text())["drawn_from"]
+    assert recorded == plots_page.drawn_from(ROOT), "docs/img/plots.png is of other metrics: redraw it"

@@ -160,8 +160,31 @@ def chromium(url: str, *args: str) -> str:
     return r.stdout
 
 
+def declared_plots(root: Path) -> list[str]:
+    """Every plot file root's dvc.yaml declares, its foreach stages expanded over params.yaml's models."""
+    import yaml
+
+    models = yaml.safe_load((root / "params.yaml").read_text())["train"]["models"]
+    out = []
+    for stage in yaml.safe_load((root / "dvc.yaml").read_text())["stages"].values():
+        for model in models if "foreach" in stage else [None]:
+            for plot in stage.get("do", stage).get("plots", []):
+                path = plot if isinstance(plot, str) else next(iter(plot))
+                out.append(path.replace("${item}", model) if model else path)
+    return out
+
+
+def drawn_from(root: Path) -> dict[str, str]:
+    """Plot file -> MD5 of its bytes in root: what a screenshot was drawn from, recorded beside
+    it (<png>.json) so a test can tell a picture of other metrics than the committed ones."""
+    return {path: hashlib.md5((root / path).read_bytes()).hexdigest() for path in declared_plots(root)}
+
+
 def screenshot(root: Path, png: Path) -> None:
-    """A picture of `dvc plots show` on root's workspace, drawn with no network."""
+    """A picture of `dvc plots show` on root's workspace, drawn with no network, and <png>.json
+    naming the files it was drawn from (drawn_from)."""
+    import json
+
     with tempfile.TemporaryDirectory() as tmp:
         r = subprocess.run(["dvc", "plots", "show", "-o", tmp], cwd=root, capture_output=True, text=True)
         if r.returncode != 0:
@@ -169,6 +192,7 @@ def screenshot(root: Path, png: Path) -> None:
         # three plots a row: the six of the default run (two per model) fit in two rows
         chromium((Path(tmp) / "index.html").resolve().as_uri(), f"--screenshot={png.resolve()}",
                  "--window-size=1460,1100")
+    png.with_suffix(".json").write_text(json.dumps({"drawn_from": drawn_from(root)}, indent=1) + "\n")
 
 
 def make_template(root: Path) -> None:
