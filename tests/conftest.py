@@ -11,13 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # --- the order modules run in, and what each cost ----------------------------------------------
 
-# The modules that take minutes (each builds and runs DVC repos or trains), slowest first. make
-# test hands whole modules to two workers in collection order (--dist loadfile,
-# --no-loadscope-reorder): started first, they run beside each other and beside the many short
-# modules, instead of one of them running alone at the end. The first two build different repos:
-# test_experiments waits for the session's tiny pipeline, test_pipeline builds its own.
-SLOW_FIRST = ["test_experiments.py", "test_pipeline.py", "faults/test_kills.py", "test_run_cache.py", "test_team.py",
-              "faults/test_pipeline_faults.py", "test_cli.py", "test_fid.py"]
+# The modules that take half a minute or more (each builds and runs DVC repos or trains), slowest
+# first, by the "slowest modules" summary below (capped at AVX2, f03b4d1). make test hands whole
+# modules to two workers in collection order (--dist loadfile, --no-loadscope-reorder), the next
+# to whichever is free: longest first is what keeps both busy to the end. test_train.py was left
+# out once and ran its 90 s alone at the end, one core idle. The first two build different repos:
+# test_experiments waits for the session's tiny pipeline, test_kills builds its own.
+SLOW_FIRST = ["test_experiments.py", "faults/test_kills.py", "test_pipeline.py", "faults/test_pipeline_faults.py",
+              "test_train.py", "test_run_cache.py", "test_fid.py", "test_team.py", "test_presets.py", "test_cli.py"]
 MODULE_SECONDS: dict[str, float] = {}  # module -> seconds of its tests' setup, call and teardown (in the controller under xdist)
 
 
