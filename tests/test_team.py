@@ -82,7 +82,7 @@ def server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url, proc)
-        yield url, root
+        yield url, root, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)  # the server and the workers it started
         try:
@@ -104,7 +104,7 @@ def test_the_server_command_proxies_artifacts_to_a_sqlite_store(tmp_path):
 def test_a_pipeline_run_logs_to_the_server_and_reads_back_over_http(server, tmp_path_factory, tiny_pipeline):
     from mlflow import MlflowClient
 
-    url, root = server
+    url, root, session = server
     repo = copy_repo(tiny_pipeline, tmp_path_factory.mktemp("tracked") / "repo")
     # the model's stages again (the data stages ran in the copied repo and log nothing to MLflow)
     out = dvc(repo, "repro", "--force", "--downstream", "train@dcgan", MLFLOW_TRACKING_URI=url)
@@ -124,3 +124,19 @@ def test_a_pipeline_run_logs_to_the_server_and_reads_back_over_http(server, tmp_
     got = Path(client.download_artifacts(run.info.run_id, samples[-1], str(tmp_path_factory.mktemp("download"))))
     assert got.read_bytes() == (repo / "data/models/dcgan" / samples[-1]).read_bytes()
     assert list((root / "artifacts").rglob(Path(samples[-1]).name))  # stored where the server keeps artifacts
+    # and the server ran no MLflow job runner (huey consumers), which ganlab.server turns off
+    running = commands_in_session(session)
+    assert any("mlflow" in c for c in running) and not any("huey" in c for c in running), running
+
+
+def commands_in_session(sid: int) -> list[str]:
+    """The command lines of the processes in session `sid` (the server's start_new_session)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state, ppid, pgrp, session
+            if int(fields[3]) == sid:
+                out.append(stat.with_name("cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (OSError, IndexError):  # a process that ended meanwhile
+            continue
+    return out

@@ -42,6 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.dir).mkdir(parents=True, exist_ok=True)
     cmd = command(args.dir, args.host, args.port, args.workers)
     print(f"MLflow server for http://{args.host}:{args.port} (store and artifacts in {Path(args.dir).resolve()}); set MLFLOW_TRACKING_URI=http://{args.host}:{args.port}", file=sys.stderr, flush=True)
+    # MLflow 3 starts a job runner by default (huey consumer processes for its GenAI jobs: judges,
+    # trace roll-ups), which nothing in ganlab submits; unless the team asks for it, it stays off
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     os.execv(cmd[0], cmd)  # the server is this process: stopping it by its id stops the server
 
 
