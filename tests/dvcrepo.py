@@ -111,6 +111,15 @@ def train_digest(repo: Path, model: str = "dcgan") -> str:
     return json.loads((repo / f"metrics/{model}/train_info.json").read_text())["weights_digest"]
 
 
+def mlflow_runs(folder: Path):
+    """(client, experiment, runs) of the ganlab experiment in the SQLite store `folder`/mlflow.db."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("ganlab")
+    return client, experiment, client.search_runs([experiment.experiment_id])
+
+
 def closed_port() -> int:
     """A local TCP port nothing listens on: connections to it are refused at once (a tracking
     server that is down)."""

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from dvcrepo import BIN, copy_repo, dvc, dvc_json, env, git
+from dvcrepo import BIN, copy_repo, dvc, dvc_json, env, git, mlflow_runs
 
 QUEUED = {"exp-a": ("dcgan.steps=3", "dcgan.lr_g=0.001")}  # name -> its -S settings; one named experiment
 # beside the sweep's two keeps the queue's two workers busy: each experiment is three stage processes
@@ -66,14 +66,6 @@ def test_exp_show_has_the_named_experiment_with_its_metrics(repo):
         assert d["metrics"]["metrics/dcgan/render.json"]["data"]["figures"] >= 3  # render finished on a 3-step model
         assert not any(path.endswith("_info.json") for path in d["metrics"])  # diagnostics are no columns
         assert d["params"]["params.yaml"]["data"]["dcgan"]["lr_g"] == 0.001  # both -S settings reached it
-
-
-def mlflow_runs(repo: Path):
-    from mlflow import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    experiment = client.get_experiment_by_name("ganlab")
-    return client, experiment, client.search_runs([experiment.experiment_id])
 
 
 def test_one_mlflow_run_per_model_and_experiment_with_artifacts_on_disk(repo):

@@ -9,7 +9,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import yaml
-from dvcrepo import dvc, dvc_json, env, git, make_repo
+from dvcrepo import dvc, dvc_json, env, git, make_repo, mlflow_runs
 
 from ganlab.io import load_dataset
 
@@ -106,10 +106,7 @@ def test_outputs(repo):
 
 
 def test_mlflow_run(repo):
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+    client, _, runs = mlflow_runs(repo)
     assert len(runs) == 1
     run = runs[0]
     assert {"loss_d", "loss_g", "fid", "face_rate", "face_rate_real", "fd_onet", "recall_onet_real"} <= set(run.data.metrics)

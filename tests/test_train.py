@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from dvcrepo import mlflow_runs
 
 from ganlab.guard import GuardParams, LossGuard
 from ganlab.io import save_npz
@@ -150,10 +151,7 @@ def test_two_processes_end_with_identical_weights(setup, model, port):
     assert digests[0] != initial  # they trained, and stayed together
     assert (tmp / model / "generator.pt").exists()  # written once, by rank 0
     if model == "dcgan":  # the run with MLflow on: one run, logged by rank 0 alone
-        from mlflow import MlflowClient
-
-        client = MlflowClient(f"sqlite:///{tmp / 'mlflow.db'}")
-        runs = client.search_runs([client.get_experiment_by_name("ganlab").experiment_id])
+        _, _, runs = mlflow_runs(tmp)
         assert len(runs) == 1 and "loss_d" in runs[0].data.metrics
 
 
